@@ -1,0 +1,73 @@
+"""One file → checked result: read it, run every rule, never raise for user input."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nianbao.files import FileProblem
+from nianbao.form import Form, load_form
+from nianbao.issues import ERROR, Issue
+from nianbao.reader import UnitReport, read_unit
+from nianbao.rules import evaluate
+
+PASSED, HAS_ERRORS, HAS_HINTS, UNREADABLE = "通过", "有错误", "有提示", "无法读取"
+
+
+@dataclass
+class FileResult:
+    path: Path
+    name: str
+    report: UnitReport | None = None
+    issues: list[Issue] = field(default_factory=list)
+    debug: str = ""  # traceback of an internal error, shown only with --debug
+
+    @property
+    def unit(self) -> str:
+        return self.report.unit if self.report else ""
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.is_error]
+
+    @property
+    def open_hints(self) -> list[Issue]:
+        return [i for i in self.issues if not i.is_error and not i.explained]
+
+    @property
+    def status(self) -> str:
+        if self.report is None:
+            return UNREADABLE
+        if self.errors:
+            return HAS_ERRORS
+        return HAS_HINTS if self.open_hints else PASSED
+
+    def to_dict(self) -> dict[str, object]:
+        return {"file": self.name, "unit": self.unit, "status": self.status,
+                "sha256": self.report.sha256 if self.report else "",
+                "issues": [i.to_dict() for i in self.issues]}
+
+
+def file_issue(code: str, message: str, name: str) -> Issue:
+    return Issue(code, ERROR, message, file=name)
+
+
+def check_file(path: Path, *, form: Form | None = None, expected_year: int | None = None,
+               previous: UnitReport | None = None, name: str | None = None) -> FileResult:
+    """Read and validate one returned file; unreadable files give one file-level issue."""
+    form = form or load_form()
+    name = name or Path(path).name
+    result = FileResult(Path(path), name)
+    try:
+        result.report = read_unit(Path(path), form, name)
+        result.issues = evaluate(result.report, form, expected_year=expected_year,
+                                 previous=previous)
+    except FileProblem as exc:
+        result.issues = [file_issue(exc.code, exc.message, name)]
+    except Exception as exc:  # a bug must not stop the batch: report it per file
+        result.report = None
+        result.issues = [file_issue("INTERNAL", f"内部错误（{type(exc).__name__}），"
+                                    "请用 --debug 查看详情并反馈。", name)]
+        result.debug = traceback.format_exc()
+    return result

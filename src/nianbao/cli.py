@@ -1,0 +1,96 @@
+"""Command line: parse options, call the library, print with Rich. No logic of its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nianbao.check import FileResult, check_file
+from nianbao.issues import Issue
+from nianbao.roster import RosterError, read_roster
+from nianbao.template import UnitInfo
+from nianbao.templates_out import write_roster_templates, write_single_template
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="政府信息公开工作年度报告：生成模板、校验、收集汇总。")
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]错误：[/red]{message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def template(
+    year: Annotated[int, typer.Option("--year", help="报告年度，如 2025")],
+    out: Annotated[Path, typer.Option("--out", help="输出文件（单个单位）或文件夹（名单）")],
+    unit: Annotated[str, typer.Option("--unit", help="单位名称（生成一个模板）")] = "",
+    roster: Annotated[Path | None, typer.Option("--roster", help="单位名单 .xlsx/.csv")] = None,
+    password: Annotated[str, typer.Option("--password", help="工作表保护密码（默认无）")] = "",
+) -> None:
+    """生成加锁的年报填报模板（一个单位，或按名单每个单位一个）。"""
+    if roster is None:
+        path = write_single_template(out, year, UnitInfo(unit), password=password)
+        console.print(f"已生成模板：{path}")
+        return
+    try:
+        units = read_roster(roster).units
+    except RosterError as exc:
+        raise fail(str(exc)) from None
+    paths = write_roster_templates(out, year, units, password=password)
+    console.print(f"已为 {len(paths)} 个单位生成模板，保存在 {out}")
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path], typer.Argument(help="要校验的年报文件")],
+    year: Annotated[int | None, typer.Option("--year", help="应为哪一年度的报告")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出问题")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="显示内部错误的详细信息")] = False,
+) -> None:
+    """校验填好的年报文件：逐个文件显示通过或问题清单。"""
+    results = [check_file(f, expected_year=year, name=str(f)) for f in files]
+    if as_json:
+        sys.stdout.write(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
+        sys.stdout.write("\n")
+    else:
+        for r in results:
+            print_result(r, debug)
+    bad = any(r.errors or r.report is None for r in results)
+    raise typer.Exit(1 if bad else 0)
+
+
+def print_result(result: FileResult, debug: bool = False) -> None:
+    unit = f"（{result.unit}）" if result.unit else ""
+    colour = {"通过": "green", "有提示": "yellow"}.get(result.status, "red")
+    console.print(f"[bold]{result.name}[/bold]{unit}：[{colour}]{result.status}[/{colour}]")
+    if result.issues:
+        console.print(issue_table(result.issues))
+    if debug and result.debug:
+        err.print(result.debug)
+
+
+def issue_table(issues: list[Issue], with_unit: bool = False) -> Table:
+    table = Table(show_lines=False, header_style="bold")
+    if with_unit:
+        table.add_column("单位")
+    for name in ("级别", "位置", "问题", "代码"):
+        table.add_column(name, overflow="fold")
+    for i in issues:
+        style = "red" if i.is_error else ("dim" if i.explained else "yellow")
+        row = [i.unit] if with_unit else []
+        msg = i.message + (f"\n[dim]情况说明：{i.explanation}[/dim]" if i.explained else "")
+        table.add_row(*row, f"[{style}]{i.status}[/{style}]", i.place, msg, i.code)
+    return table
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,119 @@
+"""Find a table's value cells in a sheet grid: at the template's addresses, or by its labels."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from nianbao.form import Form, Layout, Table
+from nianbao.form.layout import Label
+
+Grid = list[list[object]]
+EXACT, SHIFTED, UNCERTAIN = "exact", "shifted", "uncertain"
+
+
+def norm(value: object) -> str:
+    """Label text compared loosely: NFKC (full-width → half-width), no white space."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
+
+
+def at(grid: Grid, row: int, col: int) -> object:
+    if 0 <= row < len(grid) and 0 <= col < len(grid[row]):
+        return grid[row][col]
+    return None
+
+
+@dataclass
+class Located:
+    table: Table
+    status: str
+    cells: dict[str, tuple[int, int]] = field(default_factory=dict)
+    differing: list[Label] = field(default_factory=list)  # labels not at their place
+    missing: list[str] = field(default_factory=list)  # labels not found at all
+
+
+def locate_table(grid: Grid, table: Table, form: Form, lay: Layout) -> Located:
+    labels = [lab for lab in lay.labels_of(table.sheet) if lab.role != "check"]
+    differing = [lab for lab in labels
+                 if norm(at(grid, lab.cell.row, lab.cell.col)) != norm(lab.text)]
+    if not differing:
+        cells = {f.id: (lay.fields[f.id].row, lay.fields[f.id].col)
+                 for f in form.fields if f.table == table.id}
+        return Located(table, EXACT, cells)
+    found = _search(grid, table, form)
+    found.differing = differing
+    return found
+
+
+def _index(grid: Grid) -> dict[str, list[tuple[int, int]]]:
+    where: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for r, row in enumerate(grid):
+        for c, value in enumerate(row):
+            if isinstance(value, str) and value.strip():
+                where[norm(value)].append((r, c))
+    return where
+
+
+def _search(grid: Grid, table: Table, form: Form) -> Located:
+    everything = _index(grid)
+    out = Located(table, SHIFTED)
+    for block, where in zip(table.blocks, _regions(table, everything, out)):
+        cols = _column_positions(block, where, out)
+        rows = _row_positions(block, where, out, cols)
+        for r in block.rows:
+            for c in block.columns:
+                if r.id in rows and c.id in cols:
+                    out.cells[f"{table.id}.{r.id}.{c.id}"] = (rows[r.id], cols[c.id])
+    if out.missing or len(out.cells) != sum(1 for f in form.fields if f.table == table.id):
+        out.status = UNCERTAIN
+    return out
+
+
+def _regions(table: Table, where: dict[str, list[tuple[int, int]]], out: Located) -> list[dict]:
+    """Each block's part of the sheet: from its own header row to the next block's header."""
+    starts = []
+    for block in table.blocks:
+        hits = where.get(norm(block.header), []) if block.header else [(0, 0)]
+        if len(hits) != 1:
+            out.missing.append(block.header)
+            hits = [(0, 0)]
+        starts.append(hits[0][0])
+    ends = [*starts[1:], 1 << 30]
+    return [{k: [rc for rc in v if lo <= rc[0] < hi] for k, v in where.items()}
+            for lo, hi in zip(starts, ends)]
+
+
+def _column_positions(block, where, out: Located) -> dict[str, int]:
+    """k-th declared column with a leaf label ↔ k-th occurrence of that label, left to right."""
+    cols: dict[str, int] = {}
+    seen: dict[str, int] = defaultdict(int)
+    leaves = defaultdict(int)
+    for c in block.columns:
+        leaves[norm(c.label)] += 1
+    for c in block.columns:
+        key = norm(c.label)
+        hits = sorted(where.get(key, []), key=lambda rc: (rc[1], rc[0]))
+        if len(hits) != leaves[key]:
+            out.missing.append(c.label)
+            continue
+        cols[c.id] = hits[seen[key]][1]
+        seen[key] += 1
+    return cols
+
+
+def _row_positions(block, where, out: Located, cols: dict[str, int]) -> dict[str, int]:
+    rows: dict[str, int] = {}
+    for r in block.rows:
+        if not r.path:
+            header_rows = [rc[0] for c in block.columns for rc in where.get(norm(c.label), [])]
+            if header_rows:
+                rows[r.id] = max(header_rows) + 1
+            continue
+        hits = where.get(norm(r.label), [])
+        if len(hits) == 1:
+            rows[r.id] = hits[0][0]
+        else:
+            out.missing.append(r.label)
+    return rows

@@ -1,0 +1,243 @@
+"""Figures → issues. Every rule is declared in the form; this module evaluates each kind."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from nianbao.form import Form, Layout, Rule, layout_for
+from nianbao.issues import Issue, severity_of, sort_issues
+from nianbao.numbers import is_whole, show
+from nianbao.reader import UnitReport
+
+EPSILON = 1e-9
+EMPTY_TEXTS = frozenset({"", "无", "无。", "暂无", "/", "—"})
+
+
+def compute(form: Form, values: dict[str, float]) -> dict[str, float]:
+    """Every field of the form: the inputs as given (missing = 0) and the totals recomputed."""
+    out = {f.id: values.get(f.id, 0.0) for f in form.inputs}
+
+    def total(fid: str) -> float:
+        if fid not in out:
+            out[fid] = sum(total(p) for p in form.by_id[fid].sum_of)
+        return out[fid]
+
+    for f in form.totals:
+        total(f.id)
+    return out
+
+
+@dataclass
+class Context:
+    form: Form
+    lay: Layout
+    report: UnitReport
+    values: dict[str, float]
+    previous: UnitReport | None
+    previous_values: dict[str, float] | None
+    expected_year: int | None
+
+    def issue(self, rule: Rule, fid: str | None = None, **numbers: object) -> Issue:
+        text = rule.message.format(**{k: _fmt(v) for k, v in numbers.items()})
+        sheet = cell = ""
+        if fid:
+            place = self.report.cells.get(fid) or self.lay.fields[fid].ref
+            sheet, cell = place.split("!")
+            text = f"{self._describe(fid, cell)}：{text}"
+        return Issue(rule.code, severity_of(rule.severity), text, self.report.unit,
+                     self.report.file, sheet, cell)
+
+    def _describe(self, fid: str, cell: str) -> str:
+        template_cell = self.lay.fields[fid].a1
+        return self.lay.describe(fid).replace(f"（{template_cell}）", f"（{cell}）")
+
+
+def _fmt(value: object) -> str:
+    return show(value) if isinstance(value, float) else str(value)
+
+
+def evaluate(report: UnitReport, form: Form, *, expected_year: int | None = None,
+             previous: UnitReport | None = None) -> list[Issue]:
+    """All issues of one report: those found while reading, then every declared rule."""
+    ctx = Context(form, layout_for(form), report, compute(form, report.values), previous,
+                  compute(form, previous.values) if previous and previous.readable else None,
+                  expected_year)
+    issues = [i.for_unit(report.unit, report.file) for i in report.issues]
+    for rule in form.rules:
+        checker = CHECKS.get(rule.kind)
+        if checker is None:
+            raise ValueError(f"unknown rule kind {rule.kind!r} in {rule.code}")
+        if report.readable or rule.kind in TEXT_KINDS:
+            issues.extend(checker(ctx, rule))
+    return sort_issues(_explain(issues, report.texts.get("note", "")))
+
+
+def _explain(issues: list[Issue], note: str) -> list[Issue]:
+    if not note.strip():
+        return issues
+    from dataclasses import replace
+
+    return [replace(i, explanation=note.strip()) if not i.is_error else i for i in issues]
+
+
+Checker = Callable[[Context, Rule], Iterator[Issue]]
+
+
+def value_kind(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    kind = ctx.form.kinds[rule.get("applies_to")]
+    for f in ctx.form.inputs:
+        parsed = ctx.report.parsed.get(f.id)
+        if f.kind != kind.id or parsed is None:
+            continue
+        bad = parsed.status == "invalid" or parsed.value < kind.minimum
+        if bad or (kind.whole and not is_whole(parsed.value)):
+            yield ctx.issue(rule, f.id, value=parsed.raw)
+
+
+def value_placeholder(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    for fid, parsed in ctx.report.parsed.items():
+        if parsed.status == "placeholder":
+            yield ctx.issue(rule, fid, value=parsed.raw)
+
+
+def rows_balance(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    for check in ctx.lay.checks:
+        if check.rule.code != rule.code:
+            continue
+        lhs = sum(ctx.values[f] for f in check.lhs)
+        rhs = sum(ctx.values[f] for f in check.rhs)
+        if abs(lhs - rhs) > EPSILON:
+            yield ctx.issue(rule, check.lhs[0], lhs=lhs, rhs=rhs)
+
+
+def stored_total(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    for f in ctx.form.totals:
+        stored = ctx.report.stored.get(f.id)
+        if f.code == rule.code and stored is not None and abs(stored - ctx.values[f.id]) > 1e-6:
+            yield ctx.issue(rule, f.id, stored=stored, computed=ctx.values[f.id])
+
+
+def previous_equals(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    if ctx.previous_values is None:
+        return
+    for f in ctx.form.fields_of_row(rule.get("field")):
+        prev_id = f"{rule.get('previous')}.{f.column.id}"
+        value, prev = ctx.values[f.id], ctx.previous_values[prev_id]
+        if abs(value - prev) > EPSILON:
+            yield ctx.issue(rule, f.id, value=value, previous=prev)
+
+
+def _continuity_rows(ctx: Context, rule: Rule) -> Iterator[tuple[str, dict[str, float]]]:
+    if ctx.previous_values is None:
+        return
+    for row in rule.get("rows"):
+        v, p = ctx.values, ctx.previous_values
+        yield row, {"value": v[f"{row}.valid"], "previous": p[f"{row}.valid"],
+                    "issued": v[f"{row}.issued"], "abolished": v[f"{row}.abolished"]}
+
+
+def previous_continuity(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    for row, n in _continuity_rows(ctx, rule):
+        expected = n["previous"] + n["issued"] - n["abolished"]
+        if abs(n["value"] - expected) > EPSILON:
+            yield ctx.issue(rule, f"{row}.valid", expected=expected, **n)
+
+
+def previous_abolished(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    for row, n in _continuity_rows(ctx, rule):
+        if n["abolished"] > n["previous"] + n["issued"] + EPSILON:
+            yield ctx.issue(rule, f"{row}.abolished", **n)
+
+
+def previous_ratio(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    if ctx.previous_values is None:
+        return
+    factor = float(rule.get("factor"))
+    for fid in rule.get("fields"):
+        value, prev = ctx.values[fid], ctx.previous_values[fid]
+        if prev > 0 and (value > prev * factor or value * factor < prev):
+            yield ctx.issue(rule, fid, value=value, previous=prev, factor=show(factor))
+
+
+def category_forbids(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    category = ctx.report.identity.category
+    if category not in rule.get("categories"):
+        return
+    for f in ctx.form.fields_of_row(rule.get("row")):
+        if ctx.values[f.id] > 0:
+            yield ctx.issue(rule, f.id, category=category)
+            return
+
+
+def table_blank(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    for table in ctx.form.tables:
+        parsed = [p for fid, p in ctx.report.parsed.items() if ctx.form.by_id[fid].table == table.id]
+        if parsed and all(p.status == "blank" for p in parsed):
+            yield Issue(rule.code, severity_of(rule.severity), f"{table.short}：{rule.message}",
+                        ctx.report.unit, ctx.report.file, table.sheet)
+
+
+def _text_issue(ctx: Context, rule: Rule, tid: str, **numbers: object) -> Issue:
+    tc = ctx.lay.texts[tid]
+    label = ctx.form.text_fields[tid].label
+    text = rule.message.format(label=label, **{k: _fmt(v) for k, v in numbers.items()})
+    return Issue(rule.code, severity_of(rule.severity), text, ctx.report.unit, ctx.report.file,
+                 tc.cell.sheet, tc.cell.a1)
+
+
+def text_required(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    for tid in (*rule.get("texts", ()), *rule.get("headers", ())):
+        if ctx.report.texts.get(tid, "").strip() in EMPTY_TEXTS:
+            yield _text_issue(ctx, rule, tid)
+
+
+def text_mentions(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    text = ctx.report.texts.get(rule.get("text"), "").strip()
+    if text not in EMPTY_TEXTS and not any(w in text for w in rule.get("words")):
+        yield _text_issue(ctx, rule, rule.get("text"))
+
+
+def text_max_length(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    text = re.sub(r"\s", "", ctx.report.texts.get(rule.get("text"), ""))
+    if len(text) > rule.get("limit"):
+        yield _text_issue(ctx, rule, rule.get("text"), length=len(text), limit=rule.get("limit"))
+
+
+def text_same_as_previous(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    tid = rule.get("text")
+    now = re.sub(r"\s", "", ctx.report.texts.get(tid, ""))
+    before = re.sub(r"\s", "", ctx.previous.texts.get(tid, "")) if ctx.previous else ""
+    if now and now not in EMPTY_TEXTS and now == before:
+        yield _text_issue(ctx, rule, tid)
+
+
+def text_number(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    text = ctx.report.texts.get(rule.get("text"), "")
+    match = re.search(rule.get("pattern"), text)
+    value = ctx.values[rule.get("field")]
+    if match and ctx.report.readable and abs(float(match.group(1)) - value) > EPSILON:
+        yield _text_issue(ctx, rule, rule.get("text"), stated=match.group(1), value=value)
+
+
+def year_matches(ctx: Context, rule: Rule) -> Iterator[Issue]:
+    found = ctx.report.identity.year
+    if ctx.expected_year is not None and found is not None and found != ctx.expected_year:
+        yield Issue(rule.code, severity_of(rule.severity),
+                    rule.message.format(found=found, expected=ctx.expected_year),
+                    ctx.report.unit, ctx.report.file)
+
+
+CHECKS: dict[str, Checker] = {
+    "value_kind": value_kind, "value_placeholder": value_placeholder,
+    "rows_balance": rows_balance, "stored_total": stored_total,
+    "previous_equals": previous_equals, "previous_continuity": previous_continuity,
+    "previous_abolished": previous_abolished, "previous_ratio": previous_ratio,
+    "category_forbids": category_forbids, "table_blank": table_blank,
+    "text_required": text_required, "text_mentions": text_mentions,
+    "text_max_length": text_max_length, "text_same_as_previous": text_same_as_previous,
+    "text_number": text_number, "year_matches": year_matches,
+}
+TEXT_KINDS = frozenset({"text_required", "text_mentions", "text_max_length",
+                        "text_same_as_previous", "year_matches"})

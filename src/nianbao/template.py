@@ -1,0 +1,258 @@
+"""Form → locked workbook that a unit fills in (the only place that knows how a template looks)."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import xlsxwriter
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from nianbao import __version__
+from nianbao.form import Form, Layout, layout_for, load_form
+from nianbao.form.layout import Cell, Check, quote_sheet
+from nianbao.template_styles import Styles
+
+PASS, FAIL = "通过", "不通过"
+TEXT_ROW_HEIGHT = 22
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    """Who a template is for (from the roster)."""
+
+    name: str = ""
+    code: str = ""
+    parent: str = ""
+    category: str = ""
+    contact: str = ""
+    email: str = ""
+
+
+def meta_fields(form: Form, year: int, unit: UnitInfo, template_id: str) -> dict[str, str]:
+    """The identity a template carries (hidden sheet and custom document properties)."""
+    return {
+        "form_id": form.id,
+        "form_version": form.version,
+        "year": str(year),
+        "unit": unit.name,
+        "unit_code": unit.code,
+        "category": unit.category,
+        "parent": unit.parent,
+        "template_id": template_id,
+        "generator": f"nianbao {__version__}",
+    }
+
+
+def defined_name(key: str) -> str:
+    """Workbook-level name of an input cell, e.g. nb_t3_new_natural (never a cell-like name)."""
+    return "nb_" + re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+
+def template_bytes(year: int, unit: UnitInfo | None = None, *, form: Form | None = None,
+                   password: str = "", template_id: str | None = None) -> bytes:
+    """The template workbook for one unit, as .xlsx bytes."""
+    form = form or load_form()
+    unit = unit or UnitInfo()
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
+                                   "strings_to_urls": False, "strings_to_numbers": False})
+    meta = meta_fields(form, year, unit, template_id or uuid.uuid4().hex)
+    _build(wb, form, layout_for(form), year, unit, meta, password)
+    wb.close()
+    return lock_structure(buf.getvalue(), password)
+
+
+def write_template(path: Path, year: int, unit: UnitInfo | None = None, **kwargs: object) -> Path:
+    """Write a template atomically to `path`."""
+    from nianbao.atomic import write_bytes_atomic
+
+    write_bytes_atomic(path, template_bytes(year, unit, **kwargs))  # type: ignore[arg-type]
+    return path
+
+
+def _build(wb: Workbook, form: Form, lay: Layout, year: int, unit: UnitInfo,
+           meta: dict[str, str], password: str) -> None:
+    styles = Styles(wb)
+    sheets = {spec.name: wb.add_worksheet(spec.name) for spec in lay.sheets}
+    for spec in lay.sheets:
+        _setup_sheet(sheets[spec.name], spec)
+    _write_labels(sheets, lay, styles)
+    _write_front(sheets[form.front_sheet], form, lay, styles, year, unit)
+    _write_fields(sheets, form, lay, styles)
+    _write_checks(sheets, lay, styles)
+    _write_meta(wb, form, meta, password)
+    _write_names(wb, form, lay)
+    for ws in sheets.values():
+        _protect(ws, password)
+    wb.set_calc_mode("auto")
+    wb.set_properties({"title": form.title_for(unit.name, year), "subject": form.name,
+                       "comments": f"{form.basis}；由 nianbao 生成"})
+    for key, value in meta.items():
+        wb.set_custom_property(f"nianbao_{key}", value or "-")
+
+
+def _setup_sheet(ws: Worksheet, spec) -> None:
+    for col, width in enumerate(spec.widths):
+        ws.set_column(col, col, width)
+    for row, height in spec.heights.items():
+        ws.set_row(row, height)
+    ws.set_paper(9)
+    ws.set_landscape() if spec.landscape else ws.set_portrait()
+    ws.fit_to_pages(1, 0 if spec.name == "基本情况" else 1)
+    ws.center_horizontally()
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    ws.repeat_rows(*spec.repeat_rows)
+    ws.hide_gridlines(2)
+    ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+def _write_labels(sheets: dict[str, Worksheet], lay: Layout, styles: Styles) -> None:
+    for lab in lay.labels:
+        ws, fmt = sheets[lab.cell.sheet], styles.for_label(lab.role)
+        if lab.merged:
+            ws.merge_range(lab.cell.row, lab.cell.col, lab.last_row, lab.last_col, lab.text, fmt)
+        else:
+            ws.write_string(lab.cell.row, lab.cell.col, lab.text, fmt)
+
+
+def _write_front(ws: Worksheet, form: Form, lay: Layout, styles: Styles, year: int,
+                 unit: UnitInfo) -> None:
+    assert lay.title is not None and lay.overall_check is not None
+    last = lay.sheet(form.front_sheet).n_cols - 1
+    ws.merge_range(0, 0, 0, last, form.title_for(unit.name or "（填报单位）", year), styles.title)
+    for text in lay.texts.values():
+        value = unit.name if text.id == "unit" else ""
+        ws.merge_range(text.cell.row, text.cell.col, text.cell.row, text.last_col, value,
+                       styles.text_input)
+    ws.merge_range(lay.overall_check.row, lay.overall_check.col, lay.overall_check.row, last,
+                   "", styles.check)
+    ws.write_formula(lay.overall_check.row, lay.overall_check.col, _overall_formula(lay),
+                     styles.check, PASS)
+    _add_check_highlight(ws, lay.overall_check, lay.overall_check.col, last, styles)
+
+
+def _overall_formula(lay: Layout) -> str:
+    refs = ",".join(f'{quote_sheet(c.cell.sheet)}!{c.cell.a1}="{PASS}"' for c in lay.checks)
+    return f'=IF(AND({refs}),"{PASS}","{FAIL}")'
+
+
+def _write_fields(sheets: dict[str, Worksheet], form: Form, lay: Layout, styles: Styles) -> None:
+    for f in form.fields:
+        cell = lay.fields[f.id]
+        ws = sheets[cell.sheet]
+        if f.is_total:
+            ws.write_formula(cell.row, cell.col, sum_formula([lay.fields[p] for p in f.sum_of]),
+                             styles.total, 0)
+            continue
+        ws.write_blank(cell.row, cell.col, None, styles.input_for(f.kind))
+        kind = form.kinds[f.kind]
+        ws.data_validation(cell.row, cell.col, cell.row, cell.col, {
+            "validate": "integer" if kind.whole else "decimal",
+            "criteria": ">=", "value": kind.minimum,
+            "error_title": kind.validation_title, "error_message": kind.validation_message,
+            "input_title": kind.label, "input_message": kind.validation_message,
+        })
+
+
+def sum_formula(cells: list[Cell]) -> str:
+    """=SUM(D7:D27) for a contiguous run of cells, =SUM(D5,F5) otherwise."""
+    runs: list[list[Cell]] = []
+    for c in cells:
+        prev = runs[-1][-1] if runs else None
+        adjacent = prev is not None and (
+            (c.row == prev.row and c.col == prev.col + 1)
+            or (c.col == prev.col and c.row == prev.row + 1))
+        if adjacent and (len(runs[-1]) < 2 or _same_axis(runs[-1][0], runs[-1][1], c)):
+            runs[-1].append(c)
+        else:
+            runs.append([c])
+    parts = [r[0].a1 if len(r) == 1 else f"{r[0].a1}:{r[-1].a1}" for r in runs]
+    return f"=SUM({','.join(parts)})"
+
+
+def _same_axis(a: Cell, b: Cell, c: Cell) -> bool:
+    return (a.row == b.row == c.row) or (a.col == b.col == c.col)
+
+
+def _write_checks(sheets: dict[str, Worksheet], lay: Layout, styles: Styles) -> None:
+    for check in lay.checks:
+        ws = sheets[check.cell.sheet]
+        ws.write_formula(check.cell.row, check.cell.col, check_formula(lay, check),
+                         styles.check, PASS)
+        _add_check_highlight(ws, check.cell, check.cell.col, check.cell.col, styles)
+
+
+def check_formula(lay: Layout, check: Check) -> str:
+    lhs = "+".join(lay.fields[f].a1 for f in check.lhs)
+    rhs = "+".join(lay.fields[f].a1 for f in check.rhs)
+    return f'=IF({lhs}={rhs},"{PASS}","{FAIL}")'
+
+
+def _add_check_highlight(ws: Worksheet, cell: Cell, first: int, last: int, styles: Styles) -> None:
+    for value, fmt in ((FAIL, styles.fail), (PASS, styles.ok)):
+        ws.conditional_format(cell.row, first, cell.row, last, {
+            "type": "cell", "criteria": "==", "value": f'"{value}"', "format": fmt})
+
+
+def _write_meta(wb: Workbook, form: Form, meta: dict[str, str], password: str) -> None:
+    ws = wb.add_worksheet(form.meta_sheet)
+    for row, (key, value) in enumerate(meta.items()):
+        ws.write_string(row, 0, key)
+        ws.write_string(row, 1, value)
+    ws.very_hidden()
+    _protect(ws, password)
+
+
+def _write_names(wb: Workbook, form: Form, lay: Layout) -> None:
+    for f in form.fields:
+        cell = lay.fields[f.id]
+        wb.define_name(defined_name(f.id), f"={quote_sheet(cell.sheet)}!${_abs(cell)}")
+    for text in lay.texts.values():
+        wb.define_name(defined_name("text." + text.id),
+                       f"={quote_sheet(text.cell.sheet)}!${_abs(text.cell)}")
+
+
+def _abs(cell: Cell) -> str:
+    return re.sub(r"^([A-Z]+)(\d+)$", r"\1$\2", cell.a1)
+
+
+def _protect(ws: Worksheet, password: str) -> None:
+    ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True,
+                          "format_rows": True, "format_columns": True})
+
+
+_WORKBOOK_PR = re.compile(rb"(<workbookPr\b[^>]*/>)")
+
+
+def lock_structure(xlsx: bytes, password: str = "") -> bytes:
+    """Add workbook structure protection (XlsxWriter cannot) by rewriting xl/workbook.xml."""
+    src = zipfile.ZipFile(io.BytesIO(xlsx))
+    out = io.BytesIO()
+    attrs = b' lockStructure="1"'
+    if password:
+        attrs += b' workbookPassword="' + _legacy_hash(password).encode() + b'"'
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "xl/workbook.xml":
+                data, n = _WORKBOOK_PR.subn(rb"\1<workbookProtection" + attrs + b"/>", data, 1)
+                if n != 1:
+                    raise RuntimeError("workbook.xml without workbookPr")
+            dst.writestr(info, data)
+    return out.getvalue()
+
+
+def _legacy_hash(password: str) -> str:
+    """Excel's 16-bit legacy password hash (the same XlsxWriter uses for sheets)."""
+    h = 0
+    for i, ch in enumerate(password, start=1):
+        v = ord(ch) << i
+        h ^= ((v >> 15) | v) & 0x7FFF
+    h ^= len(password) ^ 0xCE4B
+    return f"{h:X}"
