@@ -57,16 +57,23 @@ def consistent_figures(form: Form, rng: random.Random, scale: int = 20) -> dict[
 def sample_texts(unit: str, values: dict[str, float]) -> dict[str, str]:
     new_total = sum(v for k, v in values.items() if k.startswith("t3.new."))
     return {
-        "filler": "张三", "phone": "0972-1234567", "date": "2026-01-10",
+        "filler": "张三",
+        "phone": "0972-1234567",
+        "date": "2026-01-10",
         "s1": f"{unit}认真贯彻落实《中华人民共和国政府信息公开条例》，"
-              f"全年共收到政府信息公开申请{int(new_total)}件。",
+        f"全年共收到政府信息公开申请{int(new_total)}件。",
         "s5": "一是公开内容不够全面；二是解读形式单一。改进：完善清单，丰富解读。",
         "s6": "本年度未收取信息处理费。",
     }
 
 
-def fill(template: bytes, dest: Path, layout: Layout, values: dict[str, object],
-         texts: dict[str, str] | None = None) -> Path:
+def fill(
+    template: bytes,
+    dest: Path,
+    layout: Layout,
+    values: dict[str, object],
+    texts: dict[str, str] | None = None,
+) -> Path:
     """Fill a template the way a user does, with openpyxl (no stored formula results)."""
     import io
 
@@ -85,9 +92,16 @@ def fill(template: bytes, dest: Path, layout: Layout, values: dict[str, object],
 def make_return(tmp_path: Path, form: Form, layout: Layout):
     """make_return(unit, values=None, texts=None, year=2025, name=None) → path of a filled return."""
 
-    def make(unit: str = "群科镇", values: dict[str, object] | None = None,
-             texts: dict[str, str] | None = None, year: int = 2025, name: str | None = None,
-             code: str = "", category: str = "乡镇", seed: int = 1) -> Path:
+    def make(
+        unit: str = "群科镇",
+        values: dict[str, object] | None = None,
+        texts: dict[str, str] | None = None,
+        year: int = 2025,
+        name: str | None = None,
+        code: str = "",
+        category: str = "乡镇",
+        seed: int = 1,
+    ) -> Path:
         if values is None:
             values = consistent_figures(form, random.Random(seed))
         if texts is None:

@@ -44,30 +44,44 @@ class FileResult:
         return HAS_HINTS if self.open_hints else PASSED
 
     def to_dict(self) -> dict[str, object]:
-        return {"file": self.name, "unit": self.unit, "status": self.status,
-                "sha256": self.report.sha256 if self.report else "",
-                "issues": [i.to_dict() for i in self.issues]}
+        return {
+            "file": self.name,
+            "unit": self.unit,
+            "status": self.status,
+            "sha256": self.report.sha256 if self.report else "",
+            "issues": [i.to_dict() for i in self.issues],
+        }
 
 
 def file_issue(code: str, message: str, name: str) -> Issue:
     return Issue(code, ERROR, message, file=name)
 
 
-def check_file(path: Path, *, form: Form | None = None, expected_year: int | None = None,
-               previous: UnitReport | None = None, name: str | None = None) -> FileResult:
+def check_file(
+    path: Path,
+    *,
+    form: Form | None = None,
+    expected_year: int | None = None,
+    previous: UnitReport | None = None,
+    name: str | None = None,
+) -> FileResult:
     """Read and validate one returned file; unreadable files give one file-level issue."""
     form = form or load_form()
     name = name or Path(path).name
     result = FileResult(Path(path), name)
     try:
         result.report = read_unit(Path(path), form, name)
-        result.issues = evaluate(result.report, form, expected_year=expected_year,
-                                 previous=previous)
+        result.issues = evaluate(
+            result.report, form, expected_year=expected_year, previous=previous
+        )
     except FileProblem as exc:
         result.issues = [file_issue(exc.code, exc.message, name)]
     except Exception as exc:  # a bug must not stop the batch: report it per file
         result.report = None
-        result.issues = [file_issue("INTERNAL", f"内部错误（{type(exc).__name__}），"
-                                    "请用 --debug 查看详情并反馈。", name)]
+        result.issues = [
+            file_issue(
+                "INTERNAL", f"内部错误（{type(exc).__name__}），请用 --debug 查看详情并反馈。", name
+            )
+        ]
         result.debug = traceback.format_exc()
     return result

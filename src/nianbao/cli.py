@@ -17,8 +17,11 @@ from nianbao.roster import RosterError, read_roster
 from nianbao.template import UnitInfo
 from nianbao.templates_out import write_roster_templates, write_single_template
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="政府信息公开工作年度报告：生成模板、校验、收集汇总。")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="政府信息公开工作年度报告：生成模板、校验、收集汇总。",
+)
 console = Console()
 err = Console(stderr=True)
 

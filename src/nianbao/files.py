@@ -46,20 +46,31 @@ _MESSAGES = {  # "CODE/variant" keys share the code and differ in advice
     "FILE_UNSUPPORTED/msg": "这是 Outlook 邮件文件（.msg），不是 Excel 工作簿。"
     "请打开邮件，保存其中的 Excel 附件后再报送。",
 }
-_BINARY_MAGIC = (  # (magic, offset, code)
-    (b"%PDF-", None, "FILE_PDF"),  # None: anywhere in the first KB, as PDF readers accept
-    (b"\x89PNG\r\n\x1a\n", 0, "FILE_IMAGE"), (b"\xff\xd8\xff", 0, "FILE_IMAGE"),
-    (b"GIF87a", 0, "FILE_IMAGE"), (b"GIF89a", 0, "FILE_IMAGE"), (b"WEBP", 8, "FILE_IMAGE"),
-    (b"II*\x00", 0, "FILE_IMAGE"), (b"MM\x00*", 0, "FILE_IMAGE"),
-    (b"Rar!\x1a\x07", 0, "FILE_ARCHIVE"), (b"7z\xbc\xaf\x27\x1c", 0, "FILE_ARCHIVE"),
-    (b"\x1f\x8b", 0, "FILE_ARCHIVE"), (b"\xfd7zXZ\x00", 0, "FILE_ARCHIVE"),
-)
+_MAGIC = {  # PDF readers accept junk before %PDF, so it is searched for in the first KB
+    "FILE_IMAGE": (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"II*\x00", b"MM\x00*"),
+    "FILE_ARCHIVE": (b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b", b"\xfd7zXZ\x00"),
+}
 _HTML_ROOTS = {"html", "head", "body", "table", "meta", "title", "style"}
-_MAIL_HEADERS = {"from", "to", "cc", "subject", "date", "received", "return-path", "message-id",
-                 "mime-version", "content-type", "delivered-to", "reply-to", "x-mailer"}
+_MAIL_HEADERS = {
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "received",
+    "return-path",
+    "message-id",
+    "mime-version",
+    "content-type",
+    "delivered-to",
+    "reply-to",
+    "x-mailer",
+}
 _TRANSPORT_HEADERS = {"received", "return-path", "message-id", "delivered-to", "to"}
-_XML2003 = re.compile(r"urn:schemas-microsoft-com:office:spreadsheet"
-                      r"|<\?mso-application\s+progid=[\"']excel\.sheet")
+_XML2003 = re.compile(
+    r"urn:schemas-microsoft-com:office:spreadsheet"
+    r"|<\?mso-application\s+progid=[\"']excel\.sheet"
+)
 
 
 class FileProblem(Exception):
@@ -103,11 +114,13 @@ def _problem(key: str) -> FileProblem:
 
 def _too_large(size: int | None, limit: int) -> FileProblem:
     """FILE_TOO_LARGE naming the size (when known) and the bound."""
-    mb = lambda n: f"{n / MB:.1f} MB"  # noqa: E731
-    found = f"（{mb(size)}）" if size is not None else ""
-    return FileProblem("FILE_TOO_LARGE", f"文件或其中的内容过大{found}，超过读取上限 {mb(limit)}，"
-                       "不像是一份报表。请确认是否发错了文件；如确为报表，"
-                       "请删除无关的图片和工作表后重新保存再报送。")
+    found = f"（{size / MB:.1f} MB）" if size is not None else ""
+    return FileProblem(
+        "FILE_TOO_LARGE",
+        f"文件或其中的内容过大{found}，"
+        f"超过读取上限 {limit / MB:.1f} MB，不像是一份报表。请确认是否发错了文件；"
+        "如确为报表，请删除无关的图片和工作表后重新保存再报送。",
+    )
 
 
 def open_returned(path: Path, *, max_bytes: int = 50 * MB) -> Opened:
@@ -115,12 +128,12 @@ def open_returned(path: Path, *, max_bytes: int = 50 * MB) -> Opened:
     raw = _read_bounded(Path(path), max_bytes)
     digest = hashlib.sha256(raw).hexdigest()
     try:
-        data, fmt = raw, _sniff_checked(raw)
+        data, fmt = raw, _checked_format(raw)
     except FileProblem as exc:
         if exc.code != "FILE_ENCRYPTED" or not raw.startswith(OLE_MAGIC):
             raise
         data = _decrypt_default(raw)  # many "encrypted" files only carry Excel's default password
-        fmt = _sniff_checked(data)
+        fmt = _checked_format(data)
     return Opened(fmt, data, digest, len(raw))
 
 
@@ -143,13 +156,11 @@ def _read_bounded(path: Path, max_bytes: int) -> bytes:
     return raw
 
 
-def _sniff_checked(data: bytes) -> Format:
-    """Sniff, bounding zip content first so no parser ever inflates a bomb."""
-    if not data.startswith(ZIP_MAGIC):
-        return sniff(data)
-    zf = _open_zip(data)
-    _check_zip_directory(zf, data)
-    return _zip_format(zf)
+def _checked_format(data: bytes) -> Format:
+    """Sniff, bounding zip content first so that no later parser inflates a bomb."""
+    if data.startswith(ZIP_MAGIC):
+        check_zip(data)  # re-reading the zip directory in sniff costs microseconds
+    return sniff(data)
 
 
 def _decrypt_default(raw: bytes) -> bytes:
@@ -175,8 +186,10 @@ def sniff(data: bytes) -> Format:
         return _zip_format(_open_zip(data))
     if data.startswith(OLE_MAGIC):
         return _ole_format(data)
-    for magic, offset, code in _BINARY_MAGIC:
-        if data.find(magic, 0, 1024) >= 0 if offset is None else data.startswith(magic, offset):
+    if data.find(b"%PDF-", 0, 1024) >= 0:
+        raise _problem("FILE_PDF")
+    for code, magics in _MAGIC.items():
+        if data.startswith(magics):
             raise _problem(code)
     head = _text_head(data)
     fmt = _markup_format(head) or _mail_format(head)
@@ -223,17 +236,16 @@ def _odf_format(zf: zipfile.ZipFile) -> Format:
     raise _problem("FILE_ARCHIVE")
 
 
-def check_zip(data: bytes, *, max_entries: int = MAX_ENTRIES, max_total: int = MAX_TOTAL,
-              max_ratio: int = MAX_RATIO, ratio_floor: int = RATIO_FLOOR) -> None:
+def check_zip(
+    data: bytes,
+    *,
+    max_entries: int = MAX_ENTRIES,
+    max_total: int = MAX_TOTAL,
+    max_ratio: int = MAX_RATIO,
+    ratio_floor: int = RATIO_FLOOR,
+) -> None:
     """Refuse zip bombs and broken zips from the directory alone, without inflating anything."""
-    _check_zip_directory(_open_zip(data), data, max_entries, max_total, max_ratio, ratio_floor)
-
-
-def _check_zip_directory(zf: zipfile.ZipFile, data: bytes, max_entries: int = MAX_ENTRIES,
-                         max_total: int = MAX_TOTAL, max_ratio: int = MAX_RATIO,
-                         ratio_floor: int = RATIO_FLOOR) -> None:
-    """Bound entry count, declared total and per-entry ratio; check every entry lies in the file."""
-    infos = zf.infolist()
+    infos = _open_zip(data).infolist()
     if len(infos) > max_entries or sum(i.file_size for i in infos) > max_total:
         raise _problem("FILE_BOMB")
     for info in infos:
@@ -245,7 +257,7 @@ def _check_zip_directory(zf: zipfile.ZipFile, data: bytes, max_entries: int = MA
 def _check_local_header(data: bytes, info: zipfile.ZipInfo) -> None:
     """A directory entry must point at a local header whose data ends inside the file."""
     start = info.header_offset
-    if start < 0 or data[start:start + 4] != b"PK\x03\x04" or start + 30 > len(data):
+    if start < 0 or data[start : start + 4] != b"PK\x03\x04" or start + 30 > len(data):
         raise _problem("FILE_CORRUPT")
     name_len, extra_len = struct.unpack_from("<HH", data, start + 26)
     if start + 30 + name_len + extra_len + info.compress_size > len(data):
@@ -322,10 +334,13 @@ def _biff_encrypted(stream: bytes) -> bool:
 def _text_head(data: bytes, size: int = 4096) -> str:
     """The first bytes as lower-case text, honouring BOMs; latin-1 is enough to match ASCII."""
     head = data[:size]
-    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                       (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if head.startswith(bom):
-            return head[len(bom):].decode(codec, "replace").lower()
+            return head[len(bom) :].decode(codec, "replace").lower()
     if len(head) >= 4 and head[1] == 0 and head[3] == 0 and head[0]:  # BOM-less UTF-16 markup
         return head.decode("utf-16-le", "replace").lower()
     return head.decode("latin-1").lower()
@@ -360,8 +375,11 @@ def _mail_format(head: str) -> Format | None:
     if not headers:
         return None
     related = "multipart/related" in headers.get("content-type", "")
-    if ("x-document-type" in headers or "saved by" in headers.get("from", "")
-            or (related and not headers.keys() & _TRANSPORT_HEADERS)):
+    if (
+        "x-document-type" in headers
+        or "saved by" in headers.get("from", "")
+        or (related and not headers.keys() & _TRANSPORT_HEADERS)
+    ):
         return Format.HTML
     return Format.EML if len(headers.keys() & _MAIL_HEADERS) >= 2 else None
 

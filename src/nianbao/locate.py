@@ -36,11 +36,15 @@ class Located:
 
 def locate_table(grid: Grid, table: Table, form: Form, lay: Layout) -> Located:
     labels = [lab for lab in lay.labels_of(table.sheet) if lab.role != "check"]
-    differing = [lab for lab in labels
-                 if norm(at(grid, lab.cell.row, lab.cell.col)) != norm(lab.text)]
+    differing = [
+        lab for lab in labels if norm(at(grid, lab.cell.row, lab.cell.col)) != norm(lab.text)
+    ]
     if not differing:
-        cells = {f.id: (lay.fields[f.id].row, lay.fields[f.id].col)
-                 for f in form.fields if f.table == table.id}
+        cells = {
+            f.id: (lay.fields[f.id].row, lay.fields[f.id].col)
+            for f in form.fields
+            if f.table == table.id
+        }
         return Located(table, EXACT, cells)
     found = _search(grid, table, form)
     found.differing = differing
@@ -81,8 +85,10 @@ def _regions(table: Table, where: dict[str, list[tuple[int, int]]], out: Located
             hits = [(0, 0)]
         starts.append(hits[0][0])
     ends = [*starts[1:], 1 << 30]
-    return [{k: [rc for rc in v if lo <= rc[0] < hi] for k, v in where.items()}
-            for lo, hi in zip(starts, ends)]
+    return [
+        {k: [rc for rc in v if lo <= rc[0] < hi] for k, v in where.items()}
+        for lo, hi in zip(starts, ends)
+    ]
 
 
 def _column_positions(block, where, out: Located) -> dict[str, int]:

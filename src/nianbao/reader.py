@@ -112,21 +112,36 @@ def _locate(grids: dict[str, Grid], table, form: Form, lay: Layout) -> tuple[str
     return "", locate_table([], table, form, lay)
 
 
-def _identity(grids: dict[str, Grid], form: Form, lay: Layout, report: UnitReport,
-              located: list[tuple[str, Located]]) -> Identity:
+def _identity(
+    grids: dict[str, Grid],
+    form: Form,
+    lay: Layout,
+    report: UnitReport,
+    located: list[tuple[str, Located]],
+) -> Identity:
     meta = {str(r[0]): str(r[1]) for r in grids.get(form.meta_sheet, []) if len(r) > 1 and r[0]}
     if meta.get("form_id"):
         if meta["form_id"] != form.id:
-            raise FileProblem("FILE_OTHER_FORM", "这是其他报表的模板，不是政府信息公开工作年度报告。")
+            raise FileProblem(
+                "FILE_OTHER_FORM", "这是其他报表的模板，不是政府信息公开工作年度报告。"
+            )
         return _identity_from_meta(meta)
     if all(loc.status == UNCERTAIN for _, loc in located):
-        raise FileProblem("FILE_NOT_FORM",
-                          "文件中找不到年报的表二、表三、表四，不是年报模板。请使用下发的模板填写。")
+        raise FileProblem(
+            "FILE_NOT_FORM",
+            "文件中找不到年报的表二、表三、表四，不是年报模板。请使用下发的模板填写。",
+        )
     ident = _identity_from_title(grids.get(form.front_sheet, []), lay)
-    report.issues.append(Issue(
-        "META_MISSING", HINT, "文件缺少模板标识（可能是把表格复制到了新工作簿），"
-        f"已根据标题和填报单位识别为「{ident.unit or '未知单位'}」"
-        f"{ident.year or ''}{'年度' if ident.year else ''}，请核实。", sheet=form.front_sheet))
+    report.issues.append(
+        Issue(
+            "META_MISSING",
+            HINT,
+            "文件缺少模板标识（可能是把表格复制到了新工作簿），"
+            f"已根据标题和填报单位识别为「{ident.unit or '未知单位'}」"
+            f"{ident.year or ''}{'年度' if ident.year else ''}，请核实。",
+            sheet=form.front_sheet,
+        )
+    )
     return ident
 
 
@@ -134,10 +149,15 @@ def _identity_from_meta(meta: dict[str, str]) -> Identity:
     year = meta.get("year", "")
     clean = {k: ("" if v == "-" else v) for k, v in meta.items()}
     return Identity(
-        clean.get("form_id", ""), clean.get("form_version", ""),
+        clean.get("form_id", ""),
+        clean.get("form_version", ""),
         int(float(year)) if re.fullmatch(r"\d{4}(\.0)?", year) else None,
-        clean.get("unit", ""), clean.get("unit_code", ""), clean.get("category", ""),
-        clean.get("parent", ""), clean.get("template_id", ""), clean.get("kind", "") or "unit",
+        clean.get("unit", ""),
+        clean.get("unit_code", ""),
+        clean.get("category", ""),
+        clean.get("parent", ""),
+        clean.get("template_id", ""),
+        clean.get("kind", "") or "unit",
     )
 
 
@@ -152,8 +172,9 @@ def _identity_from_title(grid: Grid, lay: Layout) -> Identity:
     return Identity(year=year, unit=unit, source="title")
 
 
-def _read_table(grids: dict[str, Grid], found: tuple[str, Located], form: Form, lay: Layout,
-                report: UnitReport) -> None:
+def _read_table(
+    grids: dict[str, Grid], found: tuple[str, Located], form: Form, lay: Layout, report: UnitReport
+) -> None:
     sheet, loc = found
     grid = grids.get(sheet, [])
     if loc.status != EXACT:
@@ -177,12 +198,20 @@ def _layout_issue(loc: Located, sheet: str) -> Issue:
     more = f"等 {len(loc.differing)} 处" if len(loc.differing) > 5 else ""
     if loc.status == UNCERTAIN:
         missing = "、".join(f"「{m}」" for m in loc.missing[:5]) or cells
-        return Issue("LAYOUT_UNCERTAIN", "错误",
-                     f"{loc.table.short}的格式被改动，无法确定数字所在单元格（找不到 {missing}），"
-                     "未读取该表数字。请使用下发的模板重新填写。", sheet=sheet or loc.table.sheet)
-    return Issue("TEMPLATE_MODIFIED", HINT,
-                 f"模板被修改：{loc.table.short}的表头或行列与模板不一致（{cells}{more}），"
-                 "已按官方标签定位读取，请核实。", sheet=sheet)
+        return Issue(
+            "LAYOUT_UNCERTAIN",
+            "错误",
+            f"{loc.table.short}的格式被改动，无法确定数字所在单元格（找不到 {missing}），"
+            "未读取该表数字。请使用下发的模板重新填写。",
+            sheet=sheet or loc.table.sheet,
+        )
+    return Issue(
+        "TEMPLATE_MODIFIED",
+        HINT,
+        f"模板被修改：{loc.table.short}的表头或行列与模板不一致（{cells}{more}），"
+        "已按官方标签定位读取，请核实。",
+        sheet=sheet,
+    )
 
 
 def _read_texts(grid: Grid, lay: Layout) -> dict[str, str]:

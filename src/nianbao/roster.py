@@ -11,8 +11,14 @@ import python_calamine as calamine
 
 from nianbao.template import UnitInfo
 
-COLUMNS = {"单位名称": "name", "单位代码": "code", "上级单位": "parent", "类别": "category",
-           "联系人": "contact", "邮箱": "email"}
+COLUMNS = {
+    "单位名称": "name",
+    "单位代码": "code",
+    "上级单位": "parent",
+    "类别": "category",
+    "联系人": "contact",
+    "邮箱": "email",
+}
 REQUIRED = "单位名称"
 
 
@@ -40,8 +46,10 @@ def read_roster(path: Path) -> Roster:
         raise RosterError(f"名单文件 {path.name} 是空的。")
     header = [_cell(h) for h in rows[0]]
     if REQUIRED not in header:
-        raise RosterError(f"名单文件 {path.name} 第 1 行（表头）缺少「{REQUIRED}」列。"
-                          f"表头应包含：{'、'.join(COLUMNS)}（后五列可选）。")
+        raise RosterError(
+            f"名单文件 {path.name} 第 1 行（表头）缺少「{REQUIRED}」列。"
+            f"表头应包含：{'、'.join(COLUMNS)}（后五列可选）。"
+        )
     index = {COLUMNS[h]: i for i, h in enumerate(header) if h in COLUMNS}
     units = _units(path, rows[1:], index)
     if not units:
@@ -61,11 +69,13 @@ def _units(path: Path, rows: list[list[object]], index: dict[str, int]) -> list[
         if not name:
             raise RosterError(f"名单文件 {path.name} 第 {n} 行的「单位名称」为空。")
         if name in seen:
-            raise RosterError(f"名单文件 {path.name} 第 {n} 行的单位「{name}」"
-                              f"与第 {seen[name]} 行重复。")
+            raise RosterError(
+                f"名单文件 {path.name} 第 {n} 行的单位「{name}」与第 {seen[name]} 行重复。"
+            )
         if code and code in codes:
-            raise RosterError(f"名单文件 {path.name} 第 {n} 行的单位代码「{code}」"
-                              f"与第 {codes[code]} 行重复。")
+            raise RosterError(
+                f"名单文件 {path.name} 第 {n} 行的单位代码「{code}」与第 {codes[code]} 行重复。"
+            )
         seen[name] = n
         if code:
             codes[code] = n

@@ -46,8 +46,15 @@ class Context:
             place = self.report.cells.get(fid) or self.lay.fields[fid].ref
             sheet, cell = place.split("!")
             text = f"{self._describe(fid, cell)}：{text}"
-        return Issue(rule.code, severity_of(rule.severity), text, self.report.unit,
-                     self.report.file, sheet, cell)
+        return Issue(
+            rule.code,
+            severity_of(rule.severity),
+            text,
+            self.report.unit,
+            self.report.file,
+            sheet,
+            cell,
+        )
 
     def _describe(self, fid: str, cell: str) -> str:
         template_cell = self.lay.fields[fid].a1
@@ -58,12 +65,23 @@ def _fmt(value: object) -> str:
     return show(value) if isinstance(value, float) else str(value)
 
 
-def evaluate(report: UnitReport, form: Form, *, expected_year: int | None = None,
-             previous: UnitReport | None = None) -> list[Issue]:
+def evaluate(
+    report: UnitReport,
+    form: Form,
+    *,
+    expected_year: int | None = None,
+    previous: UnitReport | None = None,
+) -> list[Issue]:
     """All issues of one report: those found while reading, then every declared rule."""
-    ctx = Context(form, layout_for(form), report, compute(form, report.values), previous,
-                  compute(form, previous.values) if previous and previous.readable else None,
-                  expected_year)
+    ctx = Context(
+        form,
+        layout_for(form),
+        report,
+        compute(form, report.values),
+        previous,
+        compute(form, previous.values) if previous and previous.readable else None,
+        expected_year,
+    )
     issues = [i.for_unit(report.unit, report.file) for i in report.issues]
     for rule in form.rules:
         checker = CHECKS.get(rule.kind)
@@ -134,8 +152,15 @@ def _continuity_rows(ctx: Context, rule: Rule) -> Iterator[tuple[str, dict[str, 
         return
     for row in rule.get("rows"):
         v, p = ctx.values, ctx.previous_values
-        yield row, {"value": v[f"{row}.valid"], "previous": p[f"{row}.valid"],
-                    "issued": v[f"{row}.issued"], "abolished": v[f"{row}.abolished"]}
+        yield (
+            row,
+            {
+                "value": v[f"{row}.valid"],
+                "previous": p[f"{row}.valid"],
+                "issued": v[f"{row}.issued"],
+                "abolished": v[f"{row}.abolished"],
+            },
+        )
 
 
 def previous_continuity(ctx: Context, rule: Rule) -> Iterator[Issue]:
@@ -173,18 +198,33 @@ def category_forbids(ctx: Context, rule: Rule) -> Iterator[Issue]:
 
 def table_blank(ctx: Context, rule: Rule) -> Iterator[Issue]:
     for table in ctx.form.tables:
-        parsed = [p for fid, p in ctx.report.parsed.items() if ctx.form.by_id[fid].table == table.id]
+        parsed = [
+            p for fid, p in ctx.report.parsed.items() if ctx.form.by_id[fid].table == table.id
+        ]
         if parsed and all(p.status == "blank" for p in parsed):
-            yield Issue(rule.code, severity_of(rule.severity), f"{table.short}：{rule.message}",
-                        ctx.report.unit, ctx.report.file, table.sheet)
+            yield Issue(
+                rule.code,
+                severity_of(rule.severity),
+                f"{table.short}：{rule.message}",
+                ctx.report.unit,
+                ctx.report.file,
+                table.sheet,
+            )
 
 
 def _text_issue(ctx: Context, rule: Rule, tid: str, **numbers: object) -> Issue:
     tc = ctx.lay.texts[tid]
     label = ctx.form.text_fields[tid].label
     text = rule.message.format(label=label, **{k: _fmt(v) for k, v in numbers.items()})
-    return Issue(rule.code, severity_of(rule.severity), text, ctx.report.unit, ctx.report.file,
-                 tc.cell.sheet, tc.cell.a1)
+    return Issue(
+        rule.code,
+        severity_of(rule.severity),
+        text,
+        ctx.report.unit,
+        ctx.report.file,
+        tc.cell.sheet,
+        tc.cell.a1,
+    )
 
 
 def text_required(ctx: Context, rule: Rule) -> Iterator[Issue]:
@@ -224,20 +264,33 @@ def text_number(ctx: Context, rule: Rule) -> Iterator[Issue]:
 def year_matches(ctx: Context, rule: Rule) -> Iterator[Issue]:
     found = ctx.report.identity.year
     if ctx.expected_year is not None and found is not None and found != ctx.expected_year:
-        yield Issue(rule.code, severity_of(rule.severity),
-                    rule.message.format(found=found, expected=ctx.expected_year),
-                    ctx.report.unit, ctx.report.file)
+        yield Issue(
+            rule.code,
+            severity_of(rule.severity),
+            rule.message.format(found=found, expected=ctx.expected_year),
+            ctx.report.unit,
+            ctx.report.file,
+        )
 
 
 CHECKS: dict[str, Checker] = {
-    "value_kind": value_kind, "value_placeholder": value_placeholder,
-    "rows_balance": rows_balance, "stored_total": stored_total,
-    "previous_equals": previous_equals, "previous_continuity": previous_continuity,
-    "previous_abolished": previous_abolished, "previous_ratio": previous_ratio,
-    "category_forbids": category_forbids, "table_blank": table_blank,
-    "text_required": text_required, "text_mentions": text_mentions,
-    "text_max_length": text_max_length, "text_same_as_previous": text_same_as_previous,
-    "text_number": text_number, "year_matches": year_matches,
+    "value_kind": value_kind,
+    "value_placeholder": value_placeholder,
+    "rows_balance": rows_balance,
+    "stored_total": stored_total,
+    "previous_equals": previous_equals,
+    "previous_continuity": previous_continuity,
+    "previous_abolished": previous_abolished,
+    "previous_ratio": previous_ratio,
+    "category_forbids": category_forbids,
+    "table_blank": table_blank,
+    "text_required": text_required,
+    "text_mentions": text_mentions,
+    "text_max_length": text_max_length,
+    "text_same_as_previous": text_same_as_previous,
+    "text_number": text_number,
+    "year_matches": year_matches,
 }
-TEXT_KINDS = frozenset({"text_required", "text_mentions", "text_max_length",
-                        "text_same_as_previous", "year_matches"})
+TEXT_KINDS = frozenset(
+    {"text_required", "text_mentions", "text_max_length", "text_same_as_previous", "year_matches"}
+)

@@ -54,14 +54,27 @@ def defined_name(key: str) -> str:
     return "nb_" + re.sub(r"[^A-Za-z0-9_]", "_", key)
 
 
-def template_bytes(year: int, unit: UnitInfo | None = None, *, form: Form | None = None,
-                   password: str = "", template_id: str | None = None) -> bytes:
+def template_bytes(
+    year: int,
+    unit: UnitInfo | None = None,
+    *,
+    form: Form | None = None,
+    password: str = "",
+    template_id: str | None = None,
+) -> bytes:
     """The template workbook for one unit, as .xlsx bytes."""
     form = form or load_form()
     unit = unit or UnitInfo()
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
-                                   "strings_to_urls": False, "strings_to_numbers": False})
+    wb = xlsxwriter.Workbook(
+        buf,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     meta = meta_fields(form, year, unit, template_id or uuid.uuid4().hex)
     _build(wb, form, layout_for(form), year, unit, meta, password)
     wb.close()
@@ -76,8 +89,15 @@ def write_template(path: Path, year: int, unit: UnitInfo | None = None, **kwargs
     return path
 
 
-def _build(wb: Workbook, form: Form, lay: Layout, year: int, unit: UnitInfo,
-           meta: dict[str, str], password: str) -> None:
+def _build(
+    wb: Workbook,
+    form: Form,
+    lay: Layout,
+    year: int,
+    unit: UnitInfo,
+    meta: dict[str, str],
+    password: str,
+) -> None:
     styles = Styles(wb)
     sheets = {spec.name: wb.add_worksheet(spec.name) for spec in lay.sheets}
     for spec in lay.sheets:
@@ -91,8 +111,13 @@ def _build(wb: Workbook, form: Form, lay: Layout, year: int, unit: UnitInfo,
     for ws in sheets.values():
         _protect(ws, password)
     wb.set_calc_mode("auto")
-    wb.set_properties({"title": form.title_for(unit.name, year), "subject": form.name,
-                       "comments": f"{form.basis}；由 nianbao 生成"})
+    wb.set_properties(
+        {
+            "title": form.title_for(unit.name, year),
+            "subject": form.name,
+            "comments": f"{form.basis}；由 nianbao 生成",
+        }
+    )
     for key, value in meta.items():
         wb.set_custom_property(f"nianbao_{key}", value or "-")
 
@@ -121,19 +146,23 @@ def _write_labels(sheets: dict[str, Worksheet], lay: Layout, styles: Styles) -> 
             ws.write_string(lab.cell.row, lab.cell.col, lab.text, fmt)
 
 
-def _write_front(ws: Worksheet, form: Form, lay: Layout, styles: Styles, year: int,
-                 unit: UnitInfo) -> None:
+def _write_front(
+    ws: Worksheet, form: Form, lay: Layout, styles: Styles, year: int, unit: UnitInfo
+) -> None:
     assert lay.title is not None and lay.overall_check is not None
     last = lay.sheet(form.front_sheet).n_cols - 1
     ws.merge_range(0, 0, 0, last, form.title_for(unit.name or "（填报单位）", year), styles.title)
     for text in lay.texts.values():
         value = unit.name if text.id == "unit" else ""
-        ws.merge_range(text.cell.row, text.cell.col, text.cell.row, text.last_col, value,
-                       styles.text_input)
-    ws.merge_range(lay.overall_check.row, lay.overall_check.col, lay.overall_check.row, last,
-                   "", styles.check)
-    ws.write_formula(lay.overall_check.row, lay.overall_check.col, _overall_formula(lay),
-                     styles.check, PASS)
+        ws.merge_range(
+            text.cell.row, text.cell.col, text.cell.row, text.last_col, value, styles.text_input
+        )
+    ws.merge_range(
+        lay.overall_check.row, lay.overall_check.col, lay.overall_check.row, last, "", styles.check
+    )
+    ws.write_formula(
+        lay.overall_check.row, lay.overall_check.col, _overall_formula(lay), styles.check, PASS
+    )
     _add_check_highlight(ws, lay.overall_check, lay.overall_check.col, last, styles)
 
 
@@ -147,17 +176,27 @@ def _write_fields(sheets: dict[str, Worksheet], form: Form, lay: Layout, styles:
         cell = lay.fields[f.id]
         ws = sheets[cell.sheet]
         if f.is_total:
-            ws.write_formula(cell.row, cell.col, sum_formula([lay.fields[p] for p in f.sum_of]),
-                             styles.total, 0)
+            ws.write_formula(
+                cell.row, cell.col, sum_formula([lay.fields[p] for p in f.sum_of]), styles.total, 0
+            )
             continue
         ws.write_blank(cell.row, cell.col, None, styles.input_for(f.kind))
         kind = form.kinds[f.kind]
-        ws.data_validation(cell.row, cell.col, cell.row, cell.col, {
-            "validate": "integer" if kind.whole else "decimal",
-            "criteria": ">=", "value": kind.minimum,
-            "error_title": kind.validation_title, "error_message": kind.validation_message,
-            "input_title": kind.label, "input_message": kind.validation_message,
-        })
+        ws.data_validation(
+            cell.row,
+            cell.col,
+            cell.row,
+            cell.col,
+            {
+                "validate": "integer" if kind.whole else "decimal",
+                "criteria": ">=",
+                "value": kind.minimum,
+                "error_title": kind.validation_title,
+                "error_message": kind.validation_message,
+                "input_title": kind.label,
+                "input_message": kind.validation_message,
+            },
+        )
 
 
 def sum_formula(cells: list[Cell]) -> str:
@@ -167,7 +206,8 @@ def sum_formula(cells: list[Cell]) -> str:
         prev = runs[-1][-1] if runs else None
         adjacent = prev is not None and (
             (c.row == prev.row and c.col == prev.col + 1)
-            or (c.col == prev.col and c.row == prev.row + 1))
+            or (c.col == prev.col and c.row == prev.row + 1)
+        )
         if adjacent and (len(runs[-1]) < 2 or _same_axis(runs[-1][0], runs[-1][1], c)):
             runs[-1].append(c)
         else:
@@ -183,8 +223,9 @@ def _same_axis(a: Cell, b: Cell, c: Cell) -> bool:
 def _write_checks(sheets: dict[str, Worksheet], lay: Layout, styles: Styles) -> None:
     for check in lay.checks:
         ws = sheets[check.cell.sheet]
-        ws.write_formula(check.cell.row, check.cell.col, check_formula(lay, check),
-                         styles.check, PASS)
+        ws.write_formula(
+            check.cell.row, check.cell.col, check_formula(lay, check), styles.check, PASS
+        )
         _add_check_highlight(ws, check.cell, check.cell.col, check.cell.col, styles)
 
 
@@ -196,8 +237,13 @@ def check_formula(lay: Layout, check: Check) -> str:
 
 def _add_check_highlight(ws: Worksheet, cell: Cell, first: int, last: int, styles: Styles) -> None:
     for value, fmt in ((FAIL, styles.fail), (PASS, styles.ok)):
-        ws.conditional_format(cell.row, first, cell.row, last, {
-            "type": "cell", "criteria": "==", "value": f'"{value}"', "format": fmt})
+        ws.conditional_format(
+            cell.row,
+            first,
+            cell.row,
+            last,
+            {"type": "cell", "criteria": "==", "value": f'"{value}"', "format": fmt},
+        )
 
 
 def _write_meta(wb: Workbook, form: Form, meta: dict[str, str], password: str) -> None:
@@ -214,8 +260,9 @@ def _write_names(wb: Workbook, form: Form, lay: Layout) -> None:
         cell = lay.fields[f.id]
         wb.define_name(defined_name(f.id), f"={quote_sheet(cell.sheet)}!${_abs(cell)}")
     for text in lay.texts.values():
-        wb.define_name(defined_name("text." + text.id),
-                       f"={quote_sheet(text.cell.sheet)}!${_abs(text.cell)}")
+        wb.define_name(
+            defined_name("text." + text.id), f"={quote_sheet(text.cell.sheet)}!${_abs(text.cell)}"
+        )
 
 
 def _abs(cell: Cell) -> str:
@@ -223,8 +270,15 @@ def _abs(cell: Cell) -> str:
 
 
 def _protect(ws: Worksheet, password: str) -> None:
-    ws.protect(password, {"select_locked_cells": True, "select_unlocked_cells": True,
-                          "format_rows": True, "format_columns": True})
+    ws.protect(
+        password,
+        {
+            "select_locked_cells": True,
+            "select_unlocked_cells": True,
+            "format_rows": True,
+            "format_columns": True,
+        },
+    )
 
 
 _WORKBOOK_PR = re.compile(rb"(<workbookPr\b[^>]*/>)")

@@ -38,9 +38,15 @@ class Styles:
         self.ok = wb.add_format({"font_color": "#006100", "bg_color": "#C6EFCE"})
         self.fail = wb.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE"})
         self._labels = {
-            "title": self.table_title, "block_header": self.header, "column": self.header,
-            "corner": self.corner, "row": self.row_label, "header": self.field_label,
-            "text": self.text_label, "hint": self.hint, "check": self.check_label,
+            "title": self.table_title,
+            "block_header": self.header,
+            "column": self.header,
+            "corner": self.corner,
+            "row": self.row_label,
+            "header": self.field_label,
+            "text": self.text_label,
+            "hint": self.hint,
+            "check": self.check_label,
         }
 
     def for_label(self, role: str) -> Format:

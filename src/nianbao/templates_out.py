@@ -20,11 +20,13 @@ def roster_template_path(outdir: Path, unit: UnitInfo) -> Path:
     return Path(outdir) / f"{safe_filename(unit.name)}.xlsx"
 
 
-def write_roster_templates(outdir: Path, year: int, units: tuple[UnitInfo, ...] | list[UnitInfo],
-                           password: str = "") -> list[Path]:
+def write_roster_templates(
+    outdir: Path, year: int, units: tuple[UnitInfo, ...] | list[UnitInfo], password: str = ""
+) -> list[Path]:
     """One template per unit; all are built before any is written (nothing half-done)."""
-    built = [(roster_template_path(outdir, u), template_bytes(year, u, password=password))
-             for u in units]
+    built = [
+        (roster_template_path(outdir, u), template_bytes(year, u, password=password)) for u in units
+    ]
     for path, data in built:
         write_bytes_atomic(path, data)
     return [p for p, _ in built]

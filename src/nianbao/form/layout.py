@@ -132,10 +132,19 @@ def layout_for(form: Form) -> Layout:
     return lay
 
 
-def _add_label(lay: Layout, sheet: str, r: int, c: int, text: str, role: str,
-               r2: int | None = None, c2: int | None = None) -> None:
-    lay.labels.append(Label(Cell(sheet, r, c), text, role,
-                            r if r2 is None else r2, c if c2 is None else c2))
+def _add_label(
+    lay: Layout,
+    sheet: str,
+    r: int,
+    c: int,
+    text: str,
+    role: str,
+    r2: int | None = None,
+    c2: int | None = None,
+) -> None:
+    lay.labels.append(
+        Label(Cell(sheet, r, c), text, role, r if r2 is None else r2, c if c2 is None else c2)
+    )
 
 
 def _front_sheet(lay: Layout) -> None:
@@ -234,8 +243,16 @@ def _column_headers(lay: Layout, sheet: str, block: Block, row: int, depth: int)
     for level in range(h):
         for start, end in _spans(paths, level):
             leaf = len(paths[start]) == level + 1
-            _add_label(lay, sheet, row + level, depth + start, paths[start][level], "column",
-                       row + (h - 1 if leaf else level), depth + end)
+            _add_label(
+                lay,
+                sheet,
+                row + level,
+                depth + start,
+                paths[start][level],
+                "column",
+                row + (h - 1 if leaf else level),
+                depth + end,
+            )
 
 
 def _row_labels(lay: Layout, sheet: str, block: Block, row: int, depth: int) -> None:
@@ -243,13 +260,29 @@ def _row_labels(lay: Layout, sheet: str, block: Block, row: int, depth: int) -> 
     for level in range(depth):
         for start, end in _spans(paths, level):
             leaf = len(paths[start]) == level + 1
-            _add_label(lay, sheet, row + start, level, paths[start][level], "row",
-                       row + end, depth - 1 if leaf else level)
+            _add_label(
+                lay,
+                sheet,
+                row + start,
+                level,
+                paths[start][level],
+                "row",
+                row + end,
+                depth - 1 if leaf else level,
+            )
 
 
 def _check_row(lay: Layout, table: Table, block: Block, rule: Rule, row: int, depth: int) -> int:
-    _add_label(lay, table.sheet, row, 0, rule.get("check_label", rule.code), "check",
-               row, max(depth - 1, 0))
+    _add_label(
+        lay,
+        table.sheet,
+        row,
+        0,
+        rule.get("check_label", rule.code),
+        "check",
+        row,
+        max(depth - 1, 0),
+    )
     lay.sheet(table.sheet).heights[row] = 30
     for j, col in enumerate(block.columns):
         lhs = tuple(f"{table.id}.{r}.{col.id}" for r in rule.get("lhs"))

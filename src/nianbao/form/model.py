@@ -216,21 +216,39 @@ _RULE_KEYS = {"code", "kind", "severity", "message"}
 def form_from_dict(data: dict[str, Any]) -> Form:
     meta = data["form"]
     tables = tuple(
-        Table(t["id"], t["sheet"], t["title"], t.get("landscape", False),
-              tuple(_block(b) for b in t["blocks"]))
+        Table(
+            t["id"],
+            t["sheet"],
+            t["title"],
+            t.get("landscape", False),
+            tuple(_block(b) for b in t["blocks"]),
+        )
         for t in data["tables"]
     )
     kinds = {k: Kind(k, **v) for k, v in data["kinds"].items()}
     rules = tuple(
-        Rule(r["code"], r["kind"], r["severity"], r["message"],
-             {k: v for k, v in r.items() if k not in _RULE_KEYS})
+        Rule(
+            r["code"],
+            r["kind"],
+            r["severity"],
+            r["message"],
+            {k: v for k, v in r.items() if k not in _RULE_KEYS},
+        )
         for r in data["rules"]
     )
     return Form(
-        meta["id"], str(meta["version"]), meta["name"], meta["basis"], meta["title"],
-        meta["front_sheet"], meta["meta_sheet"],
-        tuple(_text(h) for h in data["header"]), tuple(_text(t) for t in data["texts"]),
-        tables, kinds, rules,
+        meta["id"],
+        str(meta["version"]),
+        meta["name"],
+        meta["basis"],
+        meta["title"],
+        meta["front_sheet"],
+        meta["meta_sheet"],
+        tuple(_text(h) for h in data["header"]),
+        tuple(_text(t) for t in data["texts"]),
+        tables,
+        kinds,
+        rules,
     )
 
 
