@@ -97,3 +97,21 @@ def issue_table(issues: list[Issue], with_unit: bool = False) -> Table:
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+@app.command()
+def collect(
+    folder: Annotated[Path, typer.Argument(help="存放各单位回传文件的文件夹")],
+    roster: Annotated[Path | None, typer.Option("--roster", help="单位名单 .xlsx/.csv")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="汇总文件（默认 年报汇总.xlsx）")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="收集哪一年度的报告")] = None,
+    unit: Annotated[str, typer.Option("--unit", help="汇总单位名称（如 化隆县政务公开办）")] = "",
+    previous: Annotated[
+        Path | None, typer.Option("--previous", help="上年汇总文件或上年回传文件夹")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="显示内部错误的详细信息")] = False,
+) -> None:
+    """收集文件夹中的全部回传文件：识别单位、校验、汇总，写出汇总工作簿。"""
+    from nianbao.cli_collect import run_collect
+
+    raise typer.Exit(run_collect(folder, roster, out, year, unit, previous, debug))

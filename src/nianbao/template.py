@@ -6,7 +6,7 @@ import io
 import re
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import xlsxwriter
@@ -32,6 +32,15 @@ class UnitInfo:
     category: str = ""
     contact: str = ""
     email: str = ""
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What a report workbook holds besides its labels (a template holds nothing)."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    locked: bool = True
 
 
 def meta_fields(form: Form, year: int, unit: UnitInfo, template_id: str) -> dict[str, str]:
@@ -97,19 +106,36 @@ def _build(
     unit: UnitInfo,
     meta: dict[str, str],
     password: str,
+    contents: Contents | None = None,
 ) -> None:
+    build_report_sheets(wb, form, lay, year, unit, meta, password, contents or Contents())
+
+
+def build_report_sheets(
+    wb: Workbook,
+    form: Form,
+    lay: Layout,
+    year: int,
+    unit: UnitInfo,
+    meta: dict[str, str],
+    password: str,
+    contents: Contents,
+) -> None:
+    """The sheets of a report (front, tables, identity); a template when `contents` is empty."""
     styles = Styles(wb)
+    computed = form.compute(contents.values)
     sheets = {spec.name: wb.add_worksheet(spec.name) for spec in lay.sheets}
     for spec in lay.sheets:
         _setup_sheet(sheets[spec.name], spec)
     _write_labels(sheets, lay, styles)
-    _write_front(sheets[form.front_sheet], form, lay, styles, year, unit)
-    _write_fields(sheets, form, lay, styles)
-    _write_checks(sheets, lay, styles)
+    _write_front(sheets[form.front_sheet], form, lay, styles, year, unit, contents)
+    _write_fields(sheets, form, lay, styles, contents, computed)
+    _write_checks(sheets, lay, styles, computed)
     _write_meta(wb, form, meta, password)
     _write_names(wb, form, lay)
     for ws in sheets.values():
-        _protect(ws, password)
+        if contents.locked:
+            _protect(ws, password)
     wb.set_calc_mode("auto")
     wb.set_properties(
         {
@@ -147,21 +173,33 @@ def _write_labels(sheets: dict[str, Worksheet], lay: Layout, styles: Styles) -> 
 
 
 def _write_front(
-    ws: Worksheet, form: Form, lay: Layout, styles: Styles, year: int, unit: UnitInfo
+    ws: Worksheet,
+    form: Form,
+    lay: Layout,
+    styles: Styles,
+    year: int,
+    unit: UnitInfo,
+    contents: Contents,
 ) -> None:
     assert lay.title is not None and lay.overall_check is not None
     last = lay.sheet(form.front_sheet).n_cols - 1
     ws.merge_range(0, 0, 0, last, form.title_for(unit.name or "（填报单位）", year), styles.title)
     for text in lay.texts.values():
-        value = unit.name if text.id == "unit" else ""
+        value = unit.name if text.id == "unit" else contents.texts.get(text.id, "")
         ws.merge_range(
-            text.cell.row, text.cell.col, text.cell.row, text.last_col, value, styles.text_input
+            text.cell.row, text.cell.col, text.cell.row, text.last_col, "", styles.text_input
         )
+        ws.write_string(text.cell.row, text.cell.col, value, styles.text_input)
     ws.merge_range(
         lay.overall_check.row, lay.overall_check.col, lay.overall_check.row, last, "", styles.check
     )
+    passed = all(_check_passes(c, form.compute(contents.values)) for c in lay.checks)
     ws.write_formula(
-        lay.overall_check.row, lay.overall_check.col, _overall_formula(lay), styles.check, PASS
+        lay.overall_check.row,
+        lay.overall_check.col,
+        _overall_formula(lay),
+        styles.check,
+        PASS if passed else FAIL,
     )
     _add_check_highlight(ws, lay.overall_check, lay.overall_check.col, last, styles)
 
@@ -171,16 +209,25 @@ def _overall_formula(lay: Layout) -> str:
     return f'=IF(AND({refs}),"{PASS}","{FAIL}")'
 
 
-def _write_fields(sheets: dict[str, Worksheet], form: Form, lay: Layout, styles: Styles) -> None:
+def _write_fields(
+    sheets: dict[str, Worksheet],
+    form: Form,
+    lay: Layout,
+    styles: Styles,
+    contents: Contents,
+    computed: dict[str, float],
+) -> None:
     for f in form.fields:
         cell = lay.fields[f.id]
         ws = sheets[cell.sheet]
         if f.is_total:
-            ws.write_formula(
-                cell.row, cell.col, sum_formula([lay.fields[p] for p in f.sum_of]), styles.total, 0
-            )
+            formula = sum_formula([lay.fields[p] for p in f.sum_of])
+            ws.write_formula(cell.row, cell.col, formula, styles.total, computed[f.id])
             continue
-        ws.write_blank(cell.row, cell.col, None, styles.input_for(f.kind))
+        if f.id in contents.values:
+            ws.write_number(cell.row, cell.col, contents.values[f.id], styles.input_for(f.kind))
+        else:
+            ws.write_blank(cell.row, cell.col, None, styles.input_for(f.kind))
         kind = form.kinds[f.kind]
         ws.data_validation(
             cell.row,
@@ -220,11 +267,19 @@ def _same_axis(a: Cell, b: Cell, c: Cell) -> bool:
     return (a.row == b.row == c.row) or (a.col == b.col == c.col)
 
 
-def _write_checks(sheets: dict[str, Worksheet], lay: Layout, styles: Styles) -> None:
+def _check_passes(check: Check, computed: dict[str, float]) -> bool:
+    lhs = sum(computed[f] for f in check.lhs)
+    return abs(lhs - sum(computed[f] for f in check.rhs)) < 1e-9
+
+
+def _write_checks(
+    sheets: dict[str, Worksheet], lay: Layout, styles: Styles, computed: dict[str, float]
+) -> None:
     for check in lay.checks:
         ws = sheets[check.cell.sheet]
+        cached = PASS if _check_passes(check, computed) else FAIL
         ws.write_formula(
-            check.cell.row, check.cell.col, check_formula(lay, check), styles.check, PASS
+            check.cell.row, check.cell.col, check_formula(lay, check), styles.check, cached
         )
         _add_check_highlight(ws, check.cell, check.cell.col, check.cell.col, styles)
 

@@ -165,6 +165,19 @@ class Form:
         """Fields of «table.row», in column order."""
         return [f for f in self.fields if f.id.rsplit(".", 1)[0] == row_ref]
 
+    def compute(self, values: dict[str, float]) -> dict[str, float]:
+        """Every field: the inputs as given (missing = 0) and the totals recomputed from them."""
+        out = {f.id: float(values.get(f.id, 0.0)) for f in self.inputs}
+
+        def total(fid: str) -> float:
+            if fid not in out:
+                out[fid] = sum(total(p) for p in self.by_id[fid].sum_of)
+            return out[fid]
+
+        for f in self.totals:
+            total(f.id)
+        return out
+
     def title_for(self, unit: str, year: int | str) -> str:
         return self.title.format(unit=unit, year=year)
 

@@ -1,0 +1,57 @@
+"""Last year's figures per unit: from last year's summary (its 明细 sheet) or a folder of returns."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import python_calamine as calamine
+
+from nianbao.collect import COUNTED, collect, normalise
+from nianbao.files import FileProblem, open_returned
+from nianbao.form import Form, load_form
+from nianbao.numbers import parse_number
+from nianbao.reader import Identity, UnitReport
+
+DETAIL = "明细"
+
+
+class PreviousError(Exception):
+    """Last year's data cannot be used; Chinese message."""
+
+
+def load_previous(path: Path, form: Form | None = None) -> dict[str, UnitReport]:
+    """normalised unit name → last year's report of that unit."""
+    form = form or load_form()
+    path = Path(path)
+    if path.is_dir():
+        coll = collect(path, form=form)
+        return {normalise(o.unit): o.result.report for o in coll.outcomes
+                if o.fate == COUNTED and o.result.report}
+    return _from_summary(path, form)
+
+
+def _from_summary(path: Path, form: Form) -> dict[str, UnitReport]:
+    try:
+        opened = open_returned(path)
+        wb = calamine.CalamineWorkbook.from_filelike(io.BytesIO(opened.data))
+        rows = wb.get_sheet_by_name(DETAIL).to_python(skip_empty_area=False)
+    except FileProblem as exc:
+        raise PreviousError(f"上年数据 {path.name}：{exc.message}") from exc
+    except Exception as exc:
+        raise PreviousError(f"上年数据 {path.name} 不是 nianbao 生成的汇总文件（找不到「{DETAIL}」工作表）。"
+                            "请提供上年汇总文件或上年回传文件所在文件夹。") from exc
+    if len(rows) < 2:
+        return {}
+    ids = [str(x) for x in rows[1]]
+    out: dict[str, UnitReport] = {}
+    for row in rows[2:]:
+        unit = str(row[0]).strip()
+        if not unit:
+            continue
+        report = UnitReport(path.name, Identity(unit=unit, source="summary"))
+        for col, fid in enumerate(ids):
+            if fid in form.by_id and not form.by_id[fid].is_total:
+                report.parsed[fid] = parse_number(row[col] if col < len(row) else None)
+        out[normalise(unit)] = report
+    return out
