@@ -226,4 +226,4 @@ def _double_counted(coll: Collection) -> list[Issue]:
 
 def report_members(report: UnitReport) -> list[str]:
     """The units a summary covers (empty for a single unit's return)."""
-    return list(getattr(report, "members", []) or [])
+    return list(report.identity.members)

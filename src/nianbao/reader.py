@@ -4,18 +4,38 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import python_calamine as calamine
 
-from nianbao.files import FileProblem, Format, Opened, open_returned
-from nianbao.form import Form, Layout, layout_for, load_form
-from nianbao.issues import HINT, Issue
-from nianbao.locate import EXACT, UNCERTAIN, Grid, Located, at, locate_table, norm
+from nianbao import office
+from nianbao.files import FileProblem, Format, Opened, open_bytes, open_returned
+from nianbao.form import Form, Layout, Table, layout_for, load_form
+from nianbao.form.layout import a1
+from nianbao.issues import ERROR, HINT, Issue
+from nianbao.locate import (
+    EXACT,
+    UNCERTAIN,
+    Grid,
+    Located,
+    at,
+    locate_table,
+    norm,
+    table_region,
+    text_cells,
+)
 from nianbao.numbers import Parsed, parse_number
 
-TITLE = re.compile(r"^(?P<unit>.*?)(?P<year>\d{4})年")
+MAX_SHEETS = 30  # a report has five; more is a workbook that is not a report
+PROLOG_LIMIT = 1024 * 1024
+_ELEMENT = re.compile(rb"<(?![?!])")
+_DOCTYPE = tuple(
+    s.encode(enc) for s in ("<!DOCTYPE", "<!ENTITY") for enc in ("ascii", "utf-16-le", "utf-16-be")
+)
+_OFFICE_KINDS = {Format.HTML: "网页（HTML）", Format.XML2003: "Excel 2003 XML"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +50,7 @@ class Identity:
     template_id: str = ""
     kind: str = "unit"  # "unit" or "summary"
     source: str = "meta"  # where the identity came from: meta, title
+    members: tuple[str, ...] = ()  # for a summary: the units it covers
 
 
 @dataclass
@@ -62,18 +83,80 @@ def read_unit(path: Path, form: Form | None = None, name: str | None = None) -> 
 
 
 def read_opened(opened: Opened, name: str, form: Form) -> UnitReport:
-    if opened.format not in (Format.XLSX, Format.XLS, Format.ODS):
-        raise FileProblem("FILE_NOT_WORKBOOK", _not_workbook_message(opened.format))
-    grids = _grids(opened.data, form)
+    """Read an opened file; HTML and 2003-XML "xls" go through LibreOffice when installed."""
+    grids = _grids(_workbook_bytes(opened), form)
     report = read_grids(grids, name, form)
     report.sha256 = opened.sha256
     return report
 
 
+def _workbook_bytes(opened: Opened) -> bytes:
+    """Bytes calamine can read: xlsx/xls/ods as they are, web formats converted first."""
+    if opened.format in _OFFICE_KINDS:
+        return _through_office(opened)
+    if opened.format not in (Format.XLSX, Format.XLS, Format.ODS):
+        raise FileProblem("FILE_NOT_WORKBOOK", _not_workbook_message(opened.format))
+    if opened.format != Format.XLS:
+        reject_doctype(opened.data)
+    return opened.data
+
+
 def _not_workbook_message(fmt: Format) -> str:
     if fmt == Format.DOCX:
         return "这是 Word 文档，不是年报 Excel 模板。请填写下发的 Excel 模板后报送。"
+    if fmt == Format.EML:
+        return "这是邮件文件（.eml），不是 Excel 工作簿。请保存邮件中的 Excel 附件后再报送。"
     return "这不是年报 Excel 模板，无法读取。"
+
+
+def reject_doctype(data: bytes) -> None:
+    """Refuse XML parts declaring a DTD: OOXML and ODF never do; an entity bomb does."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # files.open_* has bounded this zip
+        for info in zf.infolist():
+            if not info.is_dir() and _declares_doctype(zf, info):
+                raise FileProblem(
+                    "FILE_BOMB",
+                    "文件内部含有 XML 实体定义（DOCTYPE/ENTITY），正常的 Excel 文件不会有，"
+                    "疑似恶意文件，已拒绝读取。请在 Excel 或 WPS 中打开后另存为 .xlsx 再报送。",
+                )
+
+
+def _declares_doctype(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """True if the part's start holds a DTD, or a prolog too long to be an honest one."""
+    head, element = b"", None
+    try:
+        with zf.open(info) as fh:
+            while element is None and len(head) < PROLOG_LIMIT:
+                chunk = fh.read(64 * 1024)
+                if not chunk:
+                    return any(d in head for d in _DOCTYPE)
+                head += chunk
+                element = _ELEMENT.search(head.replace(b"\x00", b""))  # UTF-16 parts too
+    except Exception:  # a broken member is calamine's to report as a damaged file
+        return False
+    return element is None or any(d in head for d in _DOCTYPE)
+
+
+def _through_office(opened: Opened) -> bytes:
+    """Convert an HTML or 2003-XML "xls" to xlsx with LibreOffice; one message otherwise."""
+    kind = _OFFICE_KINDS[opened.format]
+    advice = "请在 Excel 或 WPS 中打开后另存为 .xlsx 再报送。"
+    if office.find_soffice() is None:
+        raise FileProblem(
+            "FILE_NEEDS_OFFICE",
+            f"这是另存为{kind}格式的“xls”文件，不是真正的 Excel 工作簿；"
+            f"本机未安装 LibreOffice，无法读取。{advice}",
+        )
+    with tempfile.TemporaryDirectory(prefix="nianbao-read-") as tmp:
+        src = Path(tmp) / "returned.xls"  # named .xls so that LibreOffice opens it in Calc
+        src.write_bytes(opened.data)
+        try:
+            converted = open_bytes(office.convert(src, "xlsx", Path(tmp) / "out").read_bytes())
+        except (office.OfficeError, FileProblem) as exc:
+            raise FileProblem(
+                "FILE_CORRUPT", f"这是另存为{kind}格式的“xls”文件，转换失败，无法读取。{advice}"
+            ) from exc
+    return _workbook_bytes(converted)
 
 
 def _grids(data: bytes, form: Form) -> dict[str, Grid]:
@@ -81,7 +164,8 @@ def _grids(data: bytes, form: Form) -> dict[str, Grid]:
         wb = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         wanted = {form.front_sheet, form.meta_sheet, *(t.sheet for t in form.tables)}
         names = wb.sheet_names
-        pick = [n for n in names if n in wanted] or names
+        tables_there = all(t.sheet in names for t in form.tables)
+        pick = [n for n in names if n in wanted] if tables_there else names[:MAX_SHEETS]
         return {n: wb.get_sheet_by_name(n).to_python(skip_empty_area=False) for n in pick}
     except Exception as exc:  # calamine raises several error types for broken content
         raise FileProblem(
@@ -92,24 +176,31 @@ def _grids(data: bytes, form: Form) -> dict[str, Grid]:
 
 
 def read_grids(grids: dict[str, Grid], name: str, form: Form) -> UnitReport:
+    """The report in sheet grids: tables located by label, identity, figures and texts."""
     lay = layout_for(form)
     report = UnitReport(name, Identity())
     located = [_locate(grids, t, form, lay) for t in form.tables]
-    report.identity = _identity(grids, form, lay, report, located)
+    texts = _read_texts(grids, form, lay)
+    report.identity = _identity(grids, form, lay, report, located, texts)
     for loc in located:
         _read_table(grids, loc, form, lay, report)
-    report.texts = _read_texts(grids.get(form.front_sheet, []), lay)
+    report.texts = texts
     return report
 
 
-def _locate(grids: dict[str, Grid], table, form: Form, lay: Layout) -> tuple[str, Located]:
+def _locate(grids: dict[str, Grid], table: Table, form: Form, lay: Layout) -> tuple[str, Located]:
+    """The table on its own sheet, else on whichever sheet its labels are certain."""
     if table.sheet in grids:
         return table.sheet, locate_table(grids[table.sheet], table, form, lay)
+    first = None
     for sheet, grid in grids.items():
-        loc = locate_table(grid, table, form, lay)
+        if sheet == form.meta_sheet:
+            continue
+        loc = locate_table(table_region(grid, table, form), table, form, lay)
         if loc.status != UNCERTAIN:
             return sheet, loc
-    return "", locate_table([], table, form, lay)
+        first = first or (sheet, loc)
+    return first or ("", locate_table([], table, form, lay))
 
 
 def _identity(
@@ -118,31 +209,46 @@ def _identity(
     lay: Layout,
     report: UnitReport,
     located: list[tuple[str, Located]],
+    texts: dict[str, str],
 ) -> Identity:
     meta = {str(r[0]): str(r[1]) for r in grids.get(form.meta_sheet, []) if len(r) > 1 and r[0]}
     if meta.get("form_id"):
-        if meta["form_id"] != form.id:
-            raise FileProblem(
-                "FILE_OTHER_FORM", "这是其他报表的模板，不是政府信息公开工作年度报告。"
-            )
+        _check_same_form(meta, form)
         return _identity_from_meta(meta)
     if all(loc.status == UNCERTAIN for _, loc in located):
         raise FileProblem(
             "FILE_NOT_FORM",
-            "文件中找不到年报的表二、表三、表四，不是年报模板。请使用下发的模板填写。",
+            f"文件中找不到年报的{'、'.join(t.short for t in form.tables)}，"
+            f"不是{form.name}模板。请使用下发的模板填写。",
         )
-    ident = _identity_from_title(grids.get(form.front_sheet, []), lay)
-    report.issues.append(
-        Issue(
-            "META_MISSING",
-            HINT,
-            "文件缺少模板标识（可能是把表格复制到了新工作簿），"
-            f"已根据标题和填报单位识别为「{ident.unit or '未知单位'}」"
-            f"{ident.year or ''}{'年度' if ident.year else ''}，请核实。",
-            sheet=form.front_sheet,
-        )
-    )
+    ident = _identity_from_title(grids, form, texts.get("unit", ""))
+    report.issues.append(_meta_missing(ident, form, lay))
     return ident
+
+
+def _check_same_form(meta: dict[str, str], form: Form) -> None:
+    """A template of another report, or of another revision of this one, is refused."""
+    if meta["form_id"] != form.id:
+        raise FileProblem("FILE_OTHER_FORM", f"这是其他报表的模板，不是{form.name}。")
+    version = meta.get("form_version", "")
+    if version and version != form.version:
+        raise FileProblem(
+            "FILE_OTHER_FORM",
+            f"这是{version}版格式的{form.name}模板，本次使用的是{form.version}版格式"
+            f"（{form.basis}）。请使用本次下发的模板重新填写。",
+        )
+
+
+def _meta_missing(ident: Identity, form: Form, lay: Layout) -> Issue:
+    year = f"{ident.year}年度" if ident.year else "（年度不明）"
+    return Issue(
+        "META_MISSING",
+        HINT,
+        "文件缺少模板标识（可能是把表格复制到了新工作簿），"
+        f"已根据标题和填报单位识别为「{ident.unit or '未知单位'}」{year}，请核实。",
+        sheet=form.front_sheet,
+        cell=lay.title.a1 if lay.title else "",
+    )
 
 
 def _identity_from_meta(meta: dict[str, str]) -> Identity:
@@ -158,18 +264,28 @@ def _identity_from_meta(meta: dict[str, str]) -> Identity:
         clean.get("parent", ""),
         clean.get("template_id", ""),
         clean.get("kind", "") or "unit",
+        members=tuple(x for x in clean.get("members", "").split("\n") if x),
     )
 
 
-def _identity_from_title(grid: Grid, lay: Layout) -> Identity:
-    title = str(at(grid, lay.title.row, lay.title.col) or "") if lay.title else ""
-    match = TITLE.match(norm(title))
-    unit_cell = lay.texts["unit"].cell
-    unit = str(at(grid, unit_cell.row, unit_cell.col) or "").strip()
-    year = int(match.group("year")) if match else None
-    if not unit and match:
-        unit = match.group("unit")
-    return Identity(year=year, unit=unit, source="title")
+def title_pattern(form: Form) -> re.Pattern[str]:
+    """The declared title «{unit}{year}年…» as a regex over normalised text."""
+    parts = re.split(r"(\{unit\}|\{year\})", norm(form.title))
+    groups = {"{unit}": "(?P<unit>.*?)", "{year}": "(?P<year>\\d{4})"}
+    return re.compile("^" + "".join(groups.get(p, re.escape(p)) for p in parts) + "$")
+
+
+def _identity_from_title(grids: dict[str, Grid], form: Form, unit: str) -> Identity:
+    """Unit and year from the title (wherever it stands) and the 填报单位 cell."""
+    pattern = title_pattern(form)
+    for grid in grids.values():
+        for row in grid[:60]:
+            for value in row:
+                match = pattern.match(norm(value)) if isinstance(value, str) else None
+                if match:
+                    unit = unit or match.group("unit")
+                    return Identity(year=int(match.group("year")), unit=unit, source="title")
+    return Identity(unit=unit, source="title")
 
 
 def _read_table(
@@ -184,7 +300,7 @@ def _read_table(
         return
     for fid, (r, c) in loc.cells.items():
         value = at(grid, r, c)
-        report.cells[fid] = f"{sheet}!{lay.fields[fid].__class__(sheet, r, c).a1}"
+        report.cells[fid] = f"{sheet}!{a1(r, c)}"
         if form.by_id[fid].is_total:
             stored = parse_number(value)
             if stored.status == "ok":
@@ -196,14 +312,16 @@ def _read_table(
 def _layout_issue(loc: Located, sheet: str) -> Issue:
     cells = "、".join(f"{d.cell.a1}「{d.text}」" for d in loc.differing[:5])
     more = f"等 {len(loc.differing)} 处" if len(loc.differing) > 5 else ""
+    first = loc.differing[0].cell.a1 if loc.differing else ""
     if loc.status == UNCERTAIN:
         missing = "、".join(f"「{m}」" for m in loc.missing[:5]) or cells
         return Issue(
             "LAYOUT_UNCERTAIN",
-            "错误",
+            ERROR,
             f"{loc.table.short}的格式被改动，无法确定数字所在单元格（找不到 {missing}），"
             "未读取该表数字。请使用下发的模板重新填写。",
             sheet=sheet or loc.table.sheet,
+            cell=first,
         )
     return Issue(
         "TEMPLATE_MODIFIED",
@@ -211,12 +329,23 @@ def _layout_issue(loc: Located, sheet: str) -> Issue:
         f"模板被修改：{loc.table.short}的表头或行列与模板不一致（{cells}{more}），"
         "已按官方标签定位读取，请核实。",
         sheet=sheet,
+        cell=first,
     )
 
 
-def _read_texts(grid: Grid, lay: Layout) -> dict[str, str]:
+def _read_texts(grids: dict[str, Grid], form: Form, lay: Layout) -> dict[str, str]:
+    """Every header and text section, found at its place or by its label; absent = ""."""
+    found = text_cells(grids, form, lay)
     texts: dict[str, str] = {}
-    for tid, tc in lay.texts.items():
-        value = at(grid, tc.cell.row, tc.cell.col)
-        texts[tid] = "" if value is None else str(value).strip()
+    for tid in lay.texts:
+        sheet, r, c = found.get(tid, ("", -1, -1))
+        value = at(grids.get(sheet, []), r, c)
+        texts[tid] = "" if value is None else _text(value)
     return texts
+
+
+def _text(value: object) -> str:
+    """Cell text; a phone number typed as a number reads 9721234567, not 9721234567.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
