@@ -20,6 +20,7 @@ COLUMNS = {
     "邮箱": "email",
 }
 REQUIRED = "单位名称"
+HEADER_SEARCH = 5  # rows searched for the header
 
 
 class RosterError(Exception):
@@ -44,24 +45,40 @@ def read_roster(path: Path) -> Roster:
     rows = _rows(path)
     if not rows:
         raise RosterError(f"名单文件 {path.name} 是空的。")
-    header = [_cell(h) for h in rows[0]]
-    if REQUIRED not in header:
+    at = _header_row(rows)
+    if at is None:
         raise RosterError(
             f"名单文件 {path.name} 第 1 行（表头）缺少「{REQUIRED}」列。"
             f"表头应包含：{'、'.join(COLUMNS)}（后五列可选）。"
         )
+    header = [_header(h) for h in rows[at]]
     index = {COLUMNS[h]: i for i, h in enumerate(header) if h in COLUMNS}
-    units = _units(path, rows[1:], index)
+    units = _units(path, rows[at + 1 :], index, first=at + 2)
     if not units:
         raise RosterError(f"名单文件 {path.name} 中没有任何单位。")
     return Roster(path, tuple(units))
 
 
-def _units(path: Path, rows: list[list[object]], index: dict[str, int]) -> list[UnitInfo]:
+def _header_row(rows: list[list[object]]) -> int | None:
+    """Index of the header row: rosters often carry a title row or two above it."""
+    for i, row in enumerate(rows[:HEADER_SEARCH]):
+        if REQUIRED in (_header(h) for h in row):
+            return i
+    return None
+
+
+def _header(value: object) -> str:
+    """A column name without the spaces and required-marks people add (「单位名称 *」)."""
+    return "".join(_cell(value).split()).strip("*\uff0a")  # also the full-width asterisk
+
+
+def _units(
+    path: Path, rows: list[list[object]], index: dict[str, int], first: int
+) -> list[UnitInfo]:
     units: list[UnitInfo] = []
     seen: dict[str, int] = {}
     codes: dict[str, int] = {}
-    for n, row in enumerate(rows, start=2):
+    for n, row in enumerate(rows, start=first):
         values = {key: _cell(row[i]) if i < len(row) else "" for key, i in index.items()}
         if not any(_cell(v) for v in row):
             continue

@@ -186,10 +186,12 @@ def _write_front(
     ws.merge_range(0, 0, 0, last, form.title_for(unit.name or "（填报单位）", year), styles.title)
     for text in lay.texts.values():
         value = unit.name if text.id == "unit" else contents.texts.get(text.id, "")
+        # A blank, not "": an empty string is a value (COUNTA counts it, ISBLANK is false).
         ws.merge_range(
-            text.cell.row, text.cell.col, text.cell.row, text.last_col, "", styles.text_input
+            text.cell.row, text.cell.col, text.cell.row, text.last_col, None, styles.text_input
         )
-        ws.write_string(text.cell.row, text.cell.col, value, styles.text_input)
+        if value:
+            ws.write_string(text.cell.row, text.cell.col, value, styles.text_input)
     ws.merge_range(
         lay.overall_check.row, lay.overall_check.col, lay.overall_check.row, last, "", styles.check
     )

@@ -13,6 +13,8 @@ from nianbao.form.model import Axis, Block, Form, Rule, Table
 
 FRONT_COLUMNS = 8
 FRONT_WIDTHS = [16.0] + [12.0] * (FRONT_COLUMNS - 1)
+CHAR_WIDTH = 1.9  # column-width units one bold CJK character of the 10 pt font needs
+LINE_HEIGHT = 14  # points per wrapped line of that font
 
 
 def col_letter(col: int) -> str:
@@ -243,16 +245,21 @@ def _column_headers(lay: Layout, sheet: str, block: Block, row: int, depth: int)
     for level in range(h):
         for start, end in _spans(paths, level):
             leaf = len(paths[start]) == level + 1
+            last_row = row + (h - 1 if leaf else level)
+            text = paths[start][level]
             _add_label(
-                lay,
-                sheet,
-                row + level,
-                depth + start,
-                paths[start][level],
-                "column",
-                row + (h - 1 if leaf else level),
-                depth + end,
+                lay, sheet, row + level, depth + start, text, "column", last_row, depth + end
             )
+            if last_row == row + level:
+                _fit_height(lay.sheet(sheet), row + level, text, depth + start, depth + end)
+
+
+def _fit_height(spec: SheetSpec, row: int, text: str, first: int, last: int) -> None:
+    """Give a one-row label the lines it wraps to: wrapped text never grows a row by itself."""
+    width = sum(spec.widths[first : last + 1])
+    lines = -(-len(text) * CHAR_WIDTH // width)  # ceiling division
+    if lines > 1:
+        spec.heights[row] = max(spec.heights.get(row, 0), LINE_HEIGHT * lines + 4)
 
 
 def _row_labels(lay: Layout, sheet: str, block: Block, row: int, depth: int) -> None:
