@@ -10,6 +10,7 @@ import re
 import stat
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,22 +52,11 @@ _MAGIC = {  # PDF readers accept junk before %PDF, so it is searched for in the 
     "FILE_ARCHIVE": (b"Rar!\x1a\x07", b"7z\xbc\xaf\x27\x1c", b"\x1f\x8b", b"\xfd7zXZ\x00"),
 }
 _HTML_ROOTS = {"html", "head", "body", "table", "meta", "title", "style"}
-_MAIL_HEADERS = {
-    "from",
-    "to",
-    "cc",
-    "subject",
-    "date",
-    "received",
-    "return-path",
-    "message-id",
-    "mime-version",
-    "content-type",
-    "delivered-to",
-    "reply-to",
-    "x-mailer",
-}
-_TRANSPORT_HEADERS = {"received", "return-path", "message-id", "delivered-to", "to"}
+_MAIL_HEADERS = frozenset(
+    "from to cc subject date received return-path message-id mime-version content-type"
+    " delivered-to reply-to x-mailer".split()
+)
+_TRANSPORT_HEADERS = frozenset("received return-path message-id delivered-to to".split())
 _XML2003 = re.compile(
     r"urn:schemas-microsoft-com:office:spreadsheet"
     r"|<\?mso-application\s+progid=[\"']excel\.sheet"
@@ -125,7 +115,13 @@ def _too_large(size: int | None, limit: int) -> FileProblem:
 
 def open_returned(path: Path, *, max_bytes: int = 50 * MB) -> Opened:
     """Read a returned file once (never writing it), check it and decide its format."""
-    raw = _read_bounded(Path(path), max_bytes)
+    return open_bytes(_read_bounded(Path(path), max_bytes))
+
+
+def open_bytes(raw: bytes) -> Opened:
+    """Check bytes already read (a file, an e-mail attachment) and decide their format."""
+    if not raw:
+        raise _problem("FILE_EMPTY")
     digest = hashlib.sha256(raw).hexdigest()
     try:
         data, fmt = raw, _checked_format(raw)
@@ -208,7 +204,8 @@ def _open_zip(data: bytes) -> zipfile.ZipFile:
 
 def _zip_format(zf: zipfile.ZipFile) -> Format:
     """Tell OOXML, ODF and plain archives apart from the member names."""
-    names = {n.lower() for n in zf.namelist()}  # OPC part names are case-insensitive
+    # OPC part names are case-insensitive; some broken writers use backslashes
+    names = {n.lower().replace("\\", "/") for n in zf.namelist()}
     if not names:
         raise _problem("FILE_CORRUPT")
     ooxml = "[content_types].xml" in names
@@ -269,6 +266,8 @@ def read_zip_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
     info = zf.getinfo(name)
     if info.file_size > limit:
         raise _too_large(info.file_size, limit)
+    if info.flag_bits & 0x1:  # a zip-level password: no workbook writer does this
+        raise _problem("FILE_ENCRYPTED")
     chunks, total = [], 0
     try:
         with zf.open(info) as fh:
@@ -277,10 +276,8 @@ def read_zip_member(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
                 total += len(chunk)
                 if total > limit:  # never trust the declared size
                     raise _too_large(None, limit)
-    except RuntimeError as exc:  # zipfile's "password required" for encrypted members
-        raise _problem("FILE_ENCRYPTED") from exc
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-        raise _problem("FILE_CORRUPT") from exc  # bad CRC, cut deflate stream, odd method
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        raise _problem("FILE_CORRUPT") from exc  # bad CRC, cut or garbled deflate, odd method
     return b"".join(chunks)
 
 
@@ -292,11 +289,14 @@ def _ole_format(data: bytes) -> Format:
             fmt = classify_ole(names)
             book = "Workbook" if ole.exists("Workbook") else "Book"
             stream = ole.openstream(book).read()
+            cut = len(stream) < ole.get_size(book)  # olefile only notes a missing tail, so check
     except FileProblem:
         raise
     except Exception as exc:  # olefile raises OSError, struct.error, IndexError... on junk
         # OLE files are whole 512-byte sectors: anything else was cut off
         raise _problem("FILE_TRUNCATED" if len(data) % 512 else "FILE_CORRUPT") from exc
+    if cut:
+        raise _problem("FILE_TRUNCATED")
     if _biff_encrypted(stream):
         raise _problem("FILE_ENCRYPTED")
     return fmt
@@ -321,7 +321,9 @@ def classify_ole(streams: Iterable[str]) -> Format:
 def _biff_encrypted(stream: bytes) -> bool:
     """True if the workbook globals carry a FILEPASS record (an encrypted .xls)."""
     pos = 0
-    while pos + 4 <= len(stream):
+    for _ in range(100):  # MS-XLS puts FILEPASS within the first 3 records; junk may have no EOF
+        if pos + 4 > len(stream):
+            return False
         rec, size = struct.unpack_from("<HH", stream, pos)
         if rec == BIFF_FILEPASS:
             return True
