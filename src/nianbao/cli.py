@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from nianbao.check import FileResult, check_file
+from nianbao.cli_mail import mail
+from nianbao.cli_report import import_, report
 from nianbao.issues import Issue
 from nianbao.roster import RosterError, read_roster
 from nianbao.template import UnitInfo
@@ -67,6 +70,10 @@ def check(
     else:
         for r in results:
             print_result(r, debug)
+        if len(results) > 1:
+            counts = Counter(r.status for r in results)
+            summary = "，".join(f"{s} {n}" for s, n in counts.items())
+            console.print(f"共 {len(results)} 个文件：{summary}")
     bad = any(r.errors or r.report is None for r in results)
     raise typer.Exit(1 if bad else 0)
 
@@ -115,3 +122,8 @@ def collect(
     from nianbao.cli_collect import run_collect
 
     raise typer.Exit(run_collect(folder, roster, out, year, unit, previous, debug))
+
+
+app.command()(mail)
+app.command()(report)
+app.command("import")(import_)

@@ -123,3 +123,65 @@ def _row_positions(block, where, out: Located, cols: dict[str, int]) -> dict[str
         else:
             out.missing.append(r.label)
     return rows
+
+
+def table_region(grid: Grid, table: Table, form: Form) -> Grid:
+    """The rows from the table's title to the next table's title (other rows blanked).
+
+    A sheet holding several tables (an HTML page, tables pasted into one sheet) is searched
+    table by table, so that labels shared by two tables (总计, 结果维持) stay unambiguous.
+    """
+    titles = {norm(t.title): t.id for t in form.tables}
+    starts = sorted(
+        (r, titles[norm(v)])
+        for r, row in enumerate(grid)
+        for v in row
+        if isinstance(v, str) and norm(v) in titles
+    )
+    own = [r for r, tid in starts if tid == table.id]
+    if len(own) != 1:
+        return grid
+    ends = [r for r, tid in starts if r > own[0] and tid != table.id]
+    end = min(ends, default=len(grid))
+    return [row if own[0] <= r < end else [] for r, row in enumerate(grid)]
+
+
+def find_label(grids: dict[str, Grid], text: str) -> tuple[str, int, int] | None:
+    """The one cell (sheet, row, col) whose text is `text`; None when absent or ambiguous."""
+    key = norm(text)
+    hits = [
+        (sheet, r, c)
+        for sheet, grid in grids.items()
+        for r, row in enumerate(grid)
+        for c, v in enumerate(row)
+        if isinstance(v, str) and norm(v) == key
+    ]
+    return hits[0] if len(hits) == 1 else None
+
+
+def text_cells(grids: dict[str, Grid], form: Form, lay: Layout) -> dict[str, tuple[str, int, int]]:
+    """Where each header and text section is typed: the template's place, else by its label."""
+    front = grids.get(form.front_sheet)
+    out: dict[str, tuple[str, int, int]] = {}
+    for tid, tc in lay.texts.items():
+        label = form.text_fields[tid].label
+        header = tid in {h.id for h in form.headers}
+        lab_row = tc.cell.row if header else tc.cell.row - 1
+        if front is not None and norm(at(front, lab_row, 0)) == norm(label):
+            out[tid] = (form.front_sheet, tc.cell.row, tc.cell.col)
+            continue
+        hit = find_label(grids, label)
+        if hit is not None:
+            sheet, r, c = hit
+            out[tid] = (
+                (sheet, r, _first_filled(grids[sheet], r, c)) if header else (sheet, r + 1, c)
+            )
+    return out
+
+
+def _first_filled(grid: Grid, row: int, col: int) -> int:
+    """The first non-empty cell right of a header label (merged labels leave blanks)."""
+    for c in range(col + 1, len(grid[row]) if row < len(grid) else 0):
+        if at(grid, row, c) not in (None, ""):
+            return c
+    return col + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nianbao.form import Form, Layout, Rule, layout_for
 from nianbao.issues import Issue, severity_of, sort_issues
@@ -95,8 +95,6 @@ def evaluate(
 def _explain(issues: list[Issue], note: str) -> list[Issue]:
     if not note.strip():
         return issues
-    from dataclasses import replace
-
     return [replace(i, explanation=note.strip()) if not i.is_error else i for i in issues]
 
 
@@ -264,12 +262,15 @@ def text_number(ctx: Context, rule: Rule) -> Iterator[Issue]:
 def year_matches(ctx: Context, rule: Rule) -> Iterator[Issue]:
     found = ctx.report.identity.year
     if ctx.expected_year is not None and found is not None and found != ctx.expected_year:
+        title = ctx.lay.title  # the year a person sees is in the title
         yield Issue(
             rule.code,
             severity_of(rule.severity),
             rule.message.format(found=found, expected=ctx.expected_year),
             ctx.report.unit,
             ctx.report.file,
+            title.sheet if title else "",
+            title.a1 if title else "",
         )
 
 
