@@ -110,7 +110,9 @@ def main() -> None:  # pragma: no cover
 def collect(
     folder: Annotated[Path, typer.Argument(help="存放各单位回传文件的文件夹")],
     roster: Annotated[Path | None, typer.Option("--roster", help="单位名单 .xlsx/.csv")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="汇总文件（默认 年报汇总.xlsx）")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="汇总文件（默认 年报汇总.xlsx）")
+    ] = None,
     year: Annotated[int | None, typer.Option("--year", help="收集哪一年度的报告")] = None,
     unit: Annotated[str, typer.Option("--unit", help="汇总单位名称（如 化隆县政务公开办）")] = "",
     previous: Annotated[
