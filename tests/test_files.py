@@ -572,3 +572,11 @@ def test_damaged_xlsx_only_raises_file_problem(edits: list[tuple[int, int]]) -> 
 
 
 XLSX = xlsx_bytes()
+
+
+def test_an_eml_whose_header_block_is_longer_than_the_sniffed_head_is_mail() -> None:
+    received = "".join(
+        f"Received: from host{i}.example.com by mx.example.com id {i:020d}\r\n" for i in range(120)
+    )
+    data = (received + "From: a@example.cn\r\nSubject: 年报\r\n\r\nbody").encode()
+    assert sniff(data) == Format.EML

@@ -365,7 +365,11 @@ def _markup_format(head: str) -> Format | None:
 def _mail_format(head: str) -> Format | None:
     """EML messages and MHT web archives (Excel's single-file web page), by their header block."""
     headers: dict[str, str] = {}
-    for i, line in enumerate(head.replace("\r\n", "\n").split("\n")):
+    text = head.replace("\r\n", "\n")
+    lines = text.split("\n")
+    if "\n\n" not in text:
+        lines = lines[:-1]  # the header block goes on past the sniffed head: its last line is cut
+    for i, line in enumerate(lines):
         if not line.strip():
             break
         if (line[0] in " \t" and headers) or (i == 0 and line.startswith("from ")):
@@ -383,7 +387,9 @@ def _mail_format(head: str) -> Format | None:
         or (related and not headers.keys() & _TRANSPORT_HEADERS)
     ):
         return Format.HTML
-    return Format.EML if len(headers.keys() & _MAIL_HEADERS) >= 2 else None
+    known = headers.keys() & _MAIL_HEADERS
+    cut_long_block = "\n\n" not in text and len(lines) >= 5  # e.g. 4 KB of Received: lines
+    return Format.EML if len(known) >= 2 or (known and cut_long_block) else None
 
 
 def _looks_like_text(data: bytes, size: int = 8192) -> bool:
