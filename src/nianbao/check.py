@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nianbao.files import FileProblem
+from nianbao.files import FileProblem, open_bytes
 from nianbao.form import Form, load_form
 from nianbao.issues import ERROR, Issue
-from nianbao.reader import UnitReport, read_unit
+from nianbao.reader import UnitReport, read_opened, read_unit
 from nianbao.rules import evaluate
 
 PASSED, HAS_ERRORS, HAS_HINTS, UNREADABLE = "通过", "有错误", "有提示", "无法读取"
@@ -68,9 +69,43 @@ def check_file(
     """Read and validate one returned file; unreadable files give one file-level issue."""
     form = form or load_form()
     name = name or Path(path).name
-    result = FileResult(Path(path), name)
+    return _checked(
+        Path(path), name, lambda: read_unit(Path(path), form, name), form, expected_year, previous
+    )
+
+
+def check_bytes(
+    raw: bytes,
+    name: str,
+    *,
+    form: Form | None = None,
+    expected_year: int | None = None,
+    previous: UnitReport | None = None,
+    origin: Path | None = None,
+) -> FileResult:
+    """The same for a file held in memory (an e-mail attachment); `origin` is where it came from."""
+    form = form or load_form()
+    return _checked(
+        origin or Path(name),
+        name,
+        lambda: read_opened(open_bytes(raw), name, form),
+        form,
+        expected_year,
+        previous,
+    )
+
+
+def _checked(
+    path: Path,
+    name: str,
+    read: Callable[[], UnitReport],
+    form: Form,
+    expected_year: int | None,
+    previous: UnitReport | None,
+) -> FileResult:
+    result = FileResult(path, name)
     try:
-        result.report = read_unit(Path(path), form, name)
+        result.report = read()
         result.issues = evaluate(
             result.report, form, expected_year=expected_year, previous=previous
         )
