@@ -9,15 +9,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nianbao.check import HAS_ERRORS, HAS_HINTS, PASSED, FileResult, check_file
+from nianbao.check import HAS_ERRORS, HAS_HINTS, PASSED, FileResult
 from nianbao.form import Form, load_form
 from nianbao.issues import HINT, Issue
+from nianbao.mail_returns import check_mail, is_mail
+from nianbao.parallel import check_many
 from nianbao.reader import UnitReport
 from nianbao.roster import Roster
 from nianbao.template import UnitInfo
 
 REPORTED_OK, REPORTED_ERRORS, REPORTED_HINTS, NOT_REPORTED = (
-    "已报且通过", "已报有错误", "已报有提示", "未报")
+    "已报且通过",
+    "已报有错误",
+    "已报有提示",
+    "未报",
+)
 STATUS_OF = {PASSED: REPORTED_OK, HAS_ERRORS: REPORTED_ERRORS, HAS_HINTS: REPORTED_HINTS}
 COUNTED, SUPERSEDED, UNREADABLE, OUTSIDE = "计入汇总", "重复/已被替代", "无法读取", "名单外单位"
 SKIP_NAMES = re.compile(r"^(~\$|\.~|\.)")  # Office lock files, our temp files, hidden files
@@ -43,6 +49,11 @@ class UnitStatus:
     outcome: Outcome | None = None
     in_roster: bool = True
 
+    @property
+    def explained(self) -> int:
+        """提示 the unit answered with a 情况说明 (shown as 已说明, not as open)."""
+        return sum(1 for i in self.outcome.result.issues if i.explained) if self.outcome else 0
+
 
 @dataclass
 class Collection:
@@ -52,10 +63,25 @@ class Collection:
     statuses: list[UnitStatus] = field(default_factory=list)
     totals: dict[str, float] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)  # collection-level findings
+    with_roster: bool = False
 
     @property
     def counted(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.fate == COUNTED]
+
+    @property
+    def summed(self) -> list[Outcome]:
+        """The files whose figures are in the totals (roster units and units outside it)."""
+        return _summed(self)
+
+    @property
+    def members(self) -> list[str]:
+        """Every unit the totals cover, a collected summary's units in its place."""
+        out: list[str] = []
+        for o in self.summed:
+            assert o.result.report is not None
+            out += report_members(o.result.report) or [o.unit]
+        return out
 
     def count(self, status: str) -> int:
         return sum(1 for s in self.statuses if s.status == status)
@@ -64,7 +90,8 @@ class Collection:
     def complete(self) -> bool:
         """Every roster unit reported and no counted file has an error."""
         return all(s.status in (REPORTED_OK, REPORTED_HINTS) for s in self.statuses) and not any(
-            o.result.errors for o in self.outcomes if o.fate in (COUNTED, UNREADABLE, OUTSIDE))
+            o.result.errors for o in self.outcomes if o.fate in (COUNTED, UNREADABLE, OUTSIDE)
+        )
 
 
 def find_files(folder: Path) -> list[Path]:
@@ -88,13 +115,15 @@ def collect(
     """Read, identify, validate and sum every return in `folder` (never modifying it)."""
     form = form or load_form()
     folder = Path(folder)
-    paths = find_files(folder)
-    results = []
-    for n, path in enumerate(paths, start=1):
-        name = str(path.relative_to(folder))
-        results.append((check_file(path, form=form, expected_year=year, name=name), path))
-        if progress:
-            progress(n, len(paths), name)
+    found = find_files(folder)
+    mails = [p for p in found if is_mail(p)]
+    paths = [p for p in found if p not in set(mails)]
+    names = [str(path.relative_to(folder)) for path in paths]
+    checked = check_many(paths, names, form=form, expected_year=year, progress=progress)
+    results = list(zip(checked, paths))
+    for mail in mails:
+        name = str(mail.relative_to(folder))
+        results += [(r.result, r.path) for r in check_mail(mail, name, form, year)]
     return assemble(form, results, roster=roster, year=year, previous=previous)
 
 
@@ -107,7 +136,7 @@ def assemble(
     previous: dict[str, UnitReport] | None = None,
 ) -> Collection:
     """Checked files → outcomes per file, one status per unit, and the sum."""
-    coll = Collection(form, year)
+    coll = Collection(form, year, with_roster=roster is not None)
     matcher = Matcher(roster)
     for result, path in results:
         outcome = Outcome(result, mtime=_mtime(path))
@@ -120,6 +149,7 @@ def assemble(
     _resolve_duplicates(coll)
     if previous:
         _apply_previous(coll, previous, year)
+    _carry_summaries(coll)
     coll.statuses = _statuses(coll, matcher)
     coll.totals = aggregate(form, [o.result.report for o in _summed(coll)])
     coll.issues = _double_counted(coll)
@@ -170,8 +200,11 @@ def _resolve_duplicates(coll: Collection) -> None:
 
 
 def _summed(coll: Collection) -> list[Outcome]:
-    return [o for o in coll.outcomes
-            if o.fate in (COUNTED, OUTSIDE) and o.result.report and o.result.report.readable]
+    return [
+        o
+        for o in coll.outcomes
+        if o.fate in (COUNTED, OUTSIDE) and o.result.report and o.result.report.readable
+    ]
 
 
 def aggregate(form: Form, reports: Iterable[UnitReport | None]) -> dict[str, float]:
@@ -187,11 +220,18 @@ def aggregate(form: Form, reports: Iterable[UnitReport | None]) -> dict[str, flo
 
 def _statuses(coll: Collection, matcher: Matcher) -> list[UnitStatus]:
     counted = {o.unit: o for o in coll.outcomes if o.fate == COUNTED}
-    out = [UnitStatus(u, STATUS_OF[counted[u.name].result.status], counted[u.name])
-           if u.name in counted else UnitStatus(u, NOT_REPORTED) for u in matcher.units]
+    out = [
+        UnitStatus(u, STATUS_OF[counted[u.name].result.status], counted[u.name])
+        if u.name in counted
+        else UnitStatus(u, NOT_REPORTED)
+        for u in matcher.units
+    ]
     if not matcher.units:
-        out = [UnitStatus(UnitInfo(o.unit), STATUS_OF[o.result.status], o)
-               for o in coll.outcomes if o.fate == COUNTED]
+        out = [
+            UnitStatus(UnitInfo(o.unit), STATUS_OF[o.result.status], o)
+            for o in coll.outcomes
+            if o.fate == COUNTED
+        ]
     order = {NOT_REPORTED: 0, REPORTED_ERRORS: 1, REPORTED_HINTS: 2, REPORTED_OK: 3}
     return sorted(out, key=lambda s: order[s.status])
 
@@ -207,6 +247,19 @@ def _apply_previous(coll: Collection, previous: dict[str, UnitReport], year: int
             o.result.issues = evaluate(report, coll.form, expected_year=year, previous=prev)
 
 
+def _carry_summaries(coll: Collection) -> None:
+    """A collected summary brings its units' issues (with their explanations) along."""
+    from nianbao.summary_read import carried_issues, summary_issues
+
+    for o in coll.outcomes:
+        report = o.result.report
+        if report is None or report.identity.kind != "summary":
+            continue
+        carried = carried_issues(o.result.path, o.result.name)
+        if carried is not None:
+            o.result.issues = summary_issues(o.result.issues, carried, coll.form)
+
+
 def _double_counted(coll: Collection) -> list[Issue]:
     """A unit inside two collected summaries (or a summary and its own return) counts twice."""
     seen: dict[str, str] = {}
@@ -216,10 +269,16 @@ def _double_counted(coll: Collection) -> list[Issue]:
         assert report is not None
         for member in (*report_members(report), o.unit):
             if member in seen and seen[member] != o.result.name:
-                issues.append(Issue("COUNTED_TWICE", HINT,
-                                    f"单位「{member}」同时包含在「{seen[member]}」和"
-                                    f"「{o.result.name}」中，被重复计入汇总。", member,
-                                    o.result.name))
+                issues.append(
+                    Issue(
+                        "COUNTED_TWICE",
+                        HINT,
+                        f"单位「{member}」同时包含在「{seen[member]}」和"
+                        f"「{o.result.name}」中，被重复计入汇总。",
+                        member,
+                        o.result.name,
+                    )
+                )
             seen.setdefault(member, o.result.name)
     return issues
 

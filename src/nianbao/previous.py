@@ -1,4 +1,4 @@
-"""Last year's figures per unit: from last year's summary (its 明细 sheet) or a folder of returns."""
+"""Last year's figures per unit: from last year's summary (its 明细 sheet) or a folder."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ def load_previous(path: Path, form: Form | None = None) -> dict[str, UnitReport]
     path = Path(path)
     if path.is_dir():
         coll = collect(path, form=form)
-        return {normalise(o.unit): o.result.report for o in coll.outcomes
-                if o.fate == COUNTED and o.result.report}
+        return {
+            normalise(o.unit): o.result.report
+            for o in coll.outcomes
+            if o.fate == COUNTED and o.result.report
+        }
     return _from_summary(path, form)
 
 
@@ -39,8 +42,10 @@ def _from_summary(path: Path, form: Form) -> dict[str, UnitReport]:
     except FileProblem as exc:
         raise PreviousError(f"上年数据 {path.name}：{exc.message}") from exc
     except Exception as exc:
-        raise PreviousError(f"上年数据 {path.name} 不是 nianbao 生成的汇总文件（找不到「{DETAIL}」工作表）。"
-                            "请提供上年汇总文件或上年回传文件所在文件夹。") from exc
+        raise PreviousError(
+            f"上年数据 {path.name} 不是 nianbao 生成的汇总文件（找不到「{DETAIL}」工作表）。"
+            "请提供上年汇总文件或上年回传文件所在文件夹。"
+        ) from exc
     if len(rows) < 2:
         return {}
     ids = [str(x) for x in rows[1]]
