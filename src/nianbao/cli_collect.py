@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from nianbao.collect import (
+    COUNTED,
     NOT_REPORTED,
     REPORTED_ERRORS,
     REPORTED_HINTS,
@@ -85,16 +86,26 @@ def _progress() -> Progress:
     )
 
 
+BRIEF_FROM = 50  # above this many files or units, list only what needs attention
+
+
 def print_collection(coll: Collection, debug: bool = False) -> None:
     """Files and what became of them, the status of every unit, then the counts."""
     files = Table(title="文件", header_style="bold")
     for name in ("文件", "单位", "结果", "说明"):
         files.add_column(name, overflow="fold")
-    for o in coll.outcomes:
+    brief = len(coll.outcomes) > BRIEF_FROM  # thousands of rows help nobody on a terminal
+    shown = [o for o in coll.outcomes if not brief or o.fate != COUNTED or o.result.errors]
+    for o in shown:
         files.add_row(o.result.name, o.unit, o.fate, file_reason(o))
         if debug and o.result.debug:
             err.print(o.result.debug)
     console.print(files)
+    if brief:
+        console.print(
+            f"（其余 {len(coll.outcomes) - len(shown)} 个已计入且无错误的文件未列出，"
+            "详见汇总工作簿「文件清单」）"
+        )
     issues = [i for o in coll.summed for i in o.result.issues]
     if issues:
         from nianbao.cli import issue_table
@@ -119,7 +130,10 @@ def _status_table(coll: Collection) -> Table:
     units = Table(title="报送情况", header_style="bold")
     for name in ("单位", "状态", "文件", "错误", "提示", "已说明"):
         units.add_column(name, overflow="fold")
+    brief = len(coll.statuses) > BRIEF_FROM
     for s in coll.statuses:
+        if brief and s.status == REPORTED_OK:
+            continue
         r = s.outcome.result if s.outcome else None
         colour = COLOURS.get(s.status, "red")
         numbers = (len(r.errors), len(r.open_hints), s.explained) if r else ()

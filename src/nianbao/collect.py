@@ -117,7 +117,8 @@ def collect(
     folder = Path(folder)
     found = find_files(folder)
     mails = [p for p in found if is_mail(p)]
-    paths = [p for p in found if p not in set(mails)]
+    mail_set = set(mails)
+    paths = [p for p in found if p not in mail_set]
     names = [str(path.relative_to(folder)) for path in paths]
     checked = check_many(paths, names, form=form, expected_year=year, progress=progress)
     results = list(zip(checked, paths))

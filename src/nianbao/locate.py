@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from nianbao.form import Form, Layout, Table
 from nianbao.form.layout import Label
@@ -16,7 +17,12 @@ EXACT, SHIFTED, UNCERTAIN = "exact", "shifted", "uncertain"
 
 def norm(value: object) -> str:
     """Label text compared loosely: NFKC (full-width → half-width), no white space."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value)))
+    return _norm_text(value if isinstance(value, str) else str(value))
+
+
+@lru_cache(maxsize=8192)  # every file repeats the same labels: normalise each text once
+def _norm_text(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def at(grid: Grid, row: int, col: int) -> object:

@@ -127,7 +127,7 @@ def _declares_doctype(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     try:
         with zf.open(info) as fh:
             while element is None and len(head) < PROLOG_LIMIT:
-                chunk = fh.read(64 * 1024)
+                chunk = fh.read(max(4096, len(head)))  # the prolog is short: inflate little
                 if not chunk:
                     return any(d in head for d in _DOCTYPE)
                 head += chunk

@@ -145,7 +145,8 @@ def build_report_sheets(
         }
     )
     for key, value in meta.items():
-        wb.set_custom_property(f"nianbao_{key}", value or "-")
+        if len(value) <= 255:  # Excel's limit; a summary's member list stays on the hidden sheet
+            wb.set_custom_property(f"nianbao_{key}", value or "-")
 
 
 def _setup_sheet(ws: Worksheet, spec) -> None:

@@ -26,6 +26,7 @@ def col_letter(col: int) -> str:
     return letters
 
 
+@cache  # called for every figure of every file read
 def a1(row: int, col: int) -> str:
     return f"{col_letter(col)}{row + 1}"
 
