@@ -90,7 +90,7 @@ def fill(
 
 @pytest.fixture
 def make_return(tmp_path: Path, form: Form, layout: Layout):
-    """make_return(unit, values=None, texts=None, year=2025, name=None) → path of a filled return."""
+    """make_return(unit, values=None, texts=None, year=2025, name=None) → a filled return."""
 
     def make(
         unit: str = "群科镇",

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import SHARED
 from nianbao.form import Form, Layout
 from nianbao.rules import CHECKS
-
-from conftest import SHARED
 
 
 def official_labels(form: Form) -> set[str]:
