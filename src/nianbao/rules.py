@@ -17,16 +17,7 @@ EMPTY_TEXTS = frozenset({"", "无", "无。", "暂无", "/", "—"})
 
 def compute(form: Form, values: dict[str, float]) -> dict[str, float]:
     """Every field of the form: the inputs as given (missing = 0) and the totals recomputed."""
-    out = {f.id: values.get(f.id, 0.0) for f in form.inputs}
-
-    def total(fid: str) -> float:
-        if fid not in out:
-            out[fid] = sum(total(p) for p in form.by_id[fid].sum_of)
-        return out[fid]
-
-    for f in form.totals:
-        total(f.id)
-    return out
+    return form.compute(values)
 
 
 @dataclass

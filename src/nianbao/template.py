@@ -85,7 +85,7 @@ def template_bytes(
         },
     )
     meta = meta_fields(form, year, unit, template_id or uuid.uuid4().hex)
-    _build(wb, form, layout_for(form), year, unit, meta, password)
+    build_report_sheets(wb, form, layout_for(form), year, unit, meta, password, Contents())
     wb.close()
     return lock_structure(buf.getvalue(), password)
 
@@ -96,19 +96,6 @@ def write_template(path: Path, year: int, unit: UnitInfo | None = None, **kwargs
 
     write_bytes_atomic(path, template_bytes(year, unit, **kwargs))  # type: ignore[arg-type]
     return path
-
-
-def _build(
-    wb: Workbook,
-    form: Form,
-    lay: Layout,
-    year: int,
-    unit: UnitInfo,
-    meta: dict[str, str],
-    password: str,
-    contents: Contents | None = None,
-) -> None:
-    build_report_sheets(wb, form, lay, year, unit, meta, password, contents or Contents())
 
 
 def build_report_sheets(
