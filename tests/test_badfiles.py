@@ -84,7 +84,7 @@ def test_a_word_document_renamed_xlsx(tmp_path: Path) -> None:
     document = docx.Document()
     document.add_paragraph("政府信息公开工作年度报告")
     document.save(path)
-    assert "Word" in unreadable(path, "FILE_NOT_WORKBOOK")
+    assert "Word" in unreadable(path, "FILE_NOT_FORM")  # a Word file is read as a published report
 
 
 def test_an_encrypted_workbook_asks_for_it_without_password(good: Path, tmp_path: Path) -> None:

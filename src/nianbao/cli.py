@@ -2,28 +2,59 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
+from typer.models import CommandInfo
 
-from nianbao.check import FileResult, check_file
-from nianbao.cli_mail import mail
-from nianbao.cli_report import import_, report
-from nianbao.issues import Issue
-from nianbao.roster import RosterError, read_roster
-from nianbao.template import UnitInfo
-from nianbao.templates_out import write_roster_templates, write_single_template
+if TYPE_CHECKING:
+    from nianbao.check import FileResult
+    from nianbao.issues import Issue
+
+# Commands defined in other modules, imported only when run (or listed by --help): start-up
+# stays short because `collect` does not import the mail, Word and import machinery.
+LAZY = {
+    "mail": ("nianbao.cli_mail", "mail"),
+    "report": ("nianbao.cli_report", "report"),
+    "import": ("nianbao.cli_report", "import_"),
+}
+
+
+class LazyGroup(TyperGroup):
+    """The command group, importing a lazily registered command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in LAZY if n not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY and cmd_name not in self.commands:
+            module, attr = LAZY[cmd_name]
+            callback = getattr(importlib.import_module(module), attr)
+            self.add_command(
+                typer.main.get_command_from_info(
+                    CommandInfo(name=cmd_name, callback=callback),
+                    pretty_exceptions_short=app.pretty_exceptions_short,
+                    rich_markup_mode=app.rich_markup_mode,
+                ),
+                cmd_name,
+            )
+        return super().get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="政府信息公开工作年度报告：生成模板、校验、收集汇总。",
+    cls=LazyGroup,
 )
 console = Console()
 err = Console(stderr=True)
@@ -43,6 +74,10 @@ def template(
     password: Annotated[str, typer.Option("--password", help="工作表保护密码（默认无）")] = "",
 ) -> None:
     """生成加锁的年报填报模板（一个单位，或按名单每个单位一个）。"""
+    from nianbao.roster import RosterError, read_roster
+    from nianbao.template import UnitInfo
+    from nianbao.templates_out import write_roster_templates, write_single_template
+
     if roster is None:
         path = write_single_template(out, year, UnitInfo(unit), password=password)
         console.print(f"已生成模板：{path}")
@@ -63,6 +98,8 @@ def check(
     debug: Annotated[bool, typer.Option("--debug", help="显示内部错误的详细信息")] = False,
 ) -> None:
     """校验填好的年报文件：逐个文件显示通过或问题清单。"""
+    from nianbao.check import check_file
+
     results = [check_file(f, expected_year=year, name=str(f)) for f in files]
     if as_json:
         sys.stdout.write(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
@@ -125,7 +162,3 @@ def collect(
 
     raise typer.Exit(run_collect(folder, roster, out, year, unit, previous, debug))
 
-
-app.command()(mail)
-app.command()(report)
-app.command("import")(import_)

@@ -15,6 +15,7 @@ from nianbao.collect import (
     REPORTED_HINTS,
     REPORTED_OK,
     Collection,
+    UnitStatus,
     collect,
 )
 from nianbao.issues import sort_issues
@@ -87,6 +88,8 @@ def _progress() -> Progress:
 
 
 BRIEF_FROM = 50  # above this many files or units, list only what needs attention
+BRIEF_ISSUES = 100  # errors listed in a brief listing; the summary's 问题 sheet has them all
+BRIEF_ROWS = 200  # files or units listed in a brief listing; the summary lists them all
 
 
 def print_collection(coll: Collection, debug: bool = False) -> None:
@@ -96,6 +99,7 @@ def print_collection(coll: Collection, debug: bool = False) -> None:
         files.add_column(name, overflow="fold")
     brief = len(coll.outcomes) > BRIEF_FROM  # thousands of rows help nobody on a terminal
     shown = [o for o in coll.outcomes if not brief or o.fate != COUNTED or o.result.errors]
+    shown = shown[:BRIEF_ROWS] if brief else shown
     for o in shown:
         files.add_row(o.result.name, o.unit, o.fate, file_reason(o))
         if debug and o.result.debug:
@@ -103,15 +107,11 @@ def print_collection(coll: Collection, debug: bool = False) -> None:
     console.print(files)
     if brief:
         console.print(
-            f"（其余 {len(coll.outcomes) - len(shown)} 个已计入且无错误的文件未列出，"
-            "详见汇总工作簿「文件清单」）"
+            f"（其余 {len(coll.outcomes) - len(shown)} 个文件未列出（已计入且无错误的文件"
+            f"不列出，最多列出 {BRIEF_ROWS} 个），详见汇总工作簿「文件清单」）"
         )
-    issues = [i for o in coll.summed for i in o.result.issues]
-    if issues:
-        from nianbao.cli import issue_table
-
-        console.print(issue_table(sort_issues(issues), with_unit=True))
-    console.print(_status_table(coll))
+    _print_issues(coll, brief)
+    _print_statuses(coll)
     for issue in coll.issues:
         console.print(f"[yellow]提示：[/yellow]{issue.message}")
     counts = "，".join(
@@ -126,14 +126,41 @@ def print_collection(coll: Collection, debug: bool = False) -> None:
     )
 
 
-def _status_table(coll: Collection) -> Table:
+def _print_issues(coll: Collection, brief: bool) -> None:
+    """Every issue of the summed files; for a large season only the first errors."""
+    issues = sort_issues([i for o in coll.summed for i in o.result.issues])
+    listed = [i for i in issues if i.is_error][:BRIEF_ISSUES] if brief else issues
+    if listed:
+        from nianbao.cli import issue_table
+
+        console.print(issue_table(listed, with_unit=True))
+    if len(listed) < len(issues):
+        errors = sum(1 for i in issues if i.is_error)
+        console.print(
+            f"（共 {errors} 条错误、{len(issues) - errors} 条提示，此处只列出前 {len(listed)} 条错误，"
+            "全部问题详见汇总工作簿「问题」表）"
+        )
+
+
+def _print_statuses(coll: Collection) -> None:
+    """Every unit's status; for a large season only the units not reported or with errors."""
+    brief = len(coll.statuses) > BRIEF_FROM
+    listed = coll.statuses
+    if brief:
+        listed = [s for s in listed if s.status not in (REPORTED_OK, REPORTED_HINTS)][:BRIEF_ROWS]
+    console.print(_status_table(listed))
+    if len(listed) < len(coll.statuses):
+        console.print(
+            f"（其余 {len(coll.statuses) - len(listed)} 个单位未列出（已报且通过、已报有提示的单位"
+            f"不列出，最多列出 {BRIEF_ROWS} 个），详见汇总工作簿「报送情况」）"
+        )
+
+
+def _status_table(statuses: list[UnitStatus]) -> Table:
     units = Table(title="报送情况", header_style="bold")
     for name in ("单位", "状态", "文件", "错误", "提示", "已说明"):
         units.add_column(name, overflow="fold")
-    brief = len(coll.statuses) > BRIEF_FROM
-    for s in coll.statuses:
-        if brief and s.status == REPORTED_OK:
-            continue
+    for s in statuses:
         r = s.outcome.result if s.outcome else None
         colour = COLOURS.get(s.status, "red")
         numbers = (len(r.errors), len(r.open_hints), s.explained) if r else ()

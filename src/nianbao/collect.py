@@ -185,7 +185,8 @@ class Matcher:
 
 
 def _resolve_duplicates(coll: Collection) -> None:
-    """Several files of one unit: the newest counts, the others are superseded."""
+    """Several files of one unit: the newest workbook counts (a published .docx/.html only
+    when no workbook came), the others are superseded."""
     by_unit: dict[str, list[Outcome]] = {}
     for o in coll.outcomes:
         if o.fate in (COUNTED, OUTSIDE):
@@ -193,11 +194,15 @@ def _resolve_duplicates(coll: Collection) -> None:
     for group in by_unit.values():
         if len(group) < 2:
             continue
-        group.sort(key=lambda o: (o.mtime, o.result.name), reverse=True)
+        group.sort(key=lambda o: (_is_workbook(o), o.mtime, o.result.name), reverse=True)
         for old in group[1:]:
             old.fate = SUPERSEDED
             old.note = f"已被「{group[0].result.name}」替代"
         group[0].note = "替代了「" + "」「".join(o.result.name for o in group[1:]) + "」"
+
+
+def _is_workbook(o: Outcome) -> bool:
+    return o.result.report is not None and o.result.report.identity.source != "published"
 
 
 def _summed(coll: Collection) -> list[Outcome]:

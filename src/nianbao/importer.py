@@ -17,7 +17,7 @@ import openpyxl
 
 from nianbao.atomic import write_atomic
 from nianbao.form import Form, Table, layout_for, load_form
-from nianbao.importer_sources import Line, SourceError, read_lines
+from nianbao.importer_sources import Line, SourceError, lines_from_bytes, read_lines
 from nianbao.importer_tables import read_table, unnumbered
 from nianbao.numbers import is_whole
 from nianbao.report import sections
@@ -28,7 +28,14 @@ _YEAR_OPENING = re.compile(r"^(\d{4})年度?[，,、]")
 _TITLE_MAX = 60  # a title is a short line; longer lines are running text that mention it
 EPSILON = 1e-9
 
-__all__ = ["ImportResult", "SourceError", "import_report", "write_workbook"]
+__all__ = [
+    "ImportResult",
+    "SourceError",
+    "import_bytes",
+    "import_lines",
+    "import_report",
+    "write_workbook",
+]
 
 
 @dataclass
@@ -46,9 +53,18 @@ class ImportResult:
 
 def import_report(path: Path, form: Form | None = None) -> ImportResult:
     """Read a published report; raises SourceError only when the file cannot be opened at all."""
+    return import_lines(read_lines(Path(path)), Path(path).name, form)
+
+
+def import_bytes(data: bytes, name: str, form: Form | None = None) -> ImportResult:
+    """The same for a report held in memory; the extension of `name` says its kind."""
+    return import_lines(lines_from_bytes(data, name), name, form)
+
+
+def import_lines(lines: list[Line], source: str, form: Form | None = None) -> ImportResult:
+    """What the lines of a published report say (see import_report)."""
     form = form or load_form()
-    lines = read_lines(Path(path))
-    result = ImportResult("", None, source=Path(path).name)
+    result = ImportResult("", None, source=source)
     title_at = _read_identity(lines, form, result)
     regions = _regions(lines, form, title_at + 1, result)
     _read_year_from_text(regions.get(sections(form)[0].id, []), result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from dataclasses import dataclass
@@ -53,21 +54,24 @@ class Line:
 
 def read_lines(path: Path) -> list[Line]:
     """Lines of a report file, by its extension (.txt/.docx/.html/.htm), without page numbers."""
-    return [ln for ln in _read_lines(Path(path)) if not _PAGE_NUMBER.match(ln.text)]
+    path = Path(path)
+    return lines_from_bytes(path.read_bytes(), path.name)
 
 
-def _read_lines(path: Path) -> list[Line]:
-    suffix = path.suffix.lower()
-    if suffix == ".docx":
-        return docx_lines(path)
-    data = path.read_bytes()
-    if suffix in (".html", ".htm", ".mht", ".xhtml"):
+def lines_from_bytes(data: bytes, name: str) -> list[Line]:
+    """Lines of a report held in memory; `name` (its extension) says which kind it is."""
+    return [ln for ln in _read_lines(data, Path(name).suffix) if not _PAGE_NUMBER.match(ln.text)]
+
+
+def _read_lines(data: bytes, suffix: str) -> list[Line]:
+    kind = suffix.lower()
+    if kind == ".docx":
+        return docx_lines(data)
+    if kind in (".html", ".htm", ".mht", ".xhtml"):
         return html_lines(decode_html(data))
-    if suffix in (".txt", ".text", ""):
+    if kind in (".txt", ".text", ""):
         return text_lines(decode_text(data))
-    raise SourceError(
-        f"不支持的文件类型「{path.suffix}」：请提供 .docx、.html 或 .txt 格式的年报。"
-    )
+    raise SourceError(f"不支持的文件类型「{suffix}」：请提供 .docx、.html 或 .txt 格式的年报。")
 
 
 def decode_text(data: bytes) -> str:
@@ -110,10 +114,11 @@ def text_lines(text: str) -> list[Line]:
     ]
 
 
-def docx_lines(path: Path) -> list[Line]:
+def docx_lines(source: Path | bytes) -> list[Line]:
     """Paragraphs and table rows of the body, in document order."""
+    doc = io.BytesIO(source) if isinstance(source, bytes) else str(source)
     try:
-        body = docx.Document(str(path)).element.body
+        body = docx.Document(doc).element.body
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise SourceError("Word 文档无法打开（可能已损坏或不是 .docx 格式）。") from exc
     lines: list[Line] = []

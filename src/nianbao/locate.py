@@ -41,20 +41,41 @@ class Located:
 
 
 def locate_table(grid: Grid, table: Table, form: Form, lay: Layout) -> Located:
-    labels = [lab for lab in lay.labels_of(table.sheet) if lab.role != "check"]
-    differing = [
-        lab for lab in labels if norm(at(grid, lab.cell.row, lab.cell.col)) != norm(lab.text)
-    ]
+    labels, cells = _template_of(table, form, lay)
+    differing = [lab for lab, text, key in labels if not _same(grid, lab, text, key)]
     if not differing:
-        cells = {
-            f.id: (lay.fields[f.id].row, lay.fields[f.id].col)
-            for f in form.fields
-            if f.table == table.id
-        }
-        return Located(table, EXACT, cells)
+        return Located(table, EXACT, cells)  # shared by every exact file: never modified
     found = _search(grid, table, form)
     found.differing = differing
     return found
+
+
+Template = tuple[list[tuple[Label, str, str]], dict[str, tuple[int, int]]]
+_templates: dict[tuple[int, int, str], tuple[Form, Layout, Template]] = {}
+
+
+def _template_of(table: Table, form: Form, lay: Layout) -> Template:
+    """The labels to compare (with normalised text) and the template's cells, once per table."""
+    key = (id(form), id(lay), table.id)
+    hit = _templates.get(key)
+    if hit is not None and hit[0] is form and hit[1] is lay:
+        return hit[2]
+    labels = [(lab, lab.text, norm(lab.text)) for lab in lay.labels_of(table.sheet)]
+    cells = {
+        f.id: (lay.fields[f.id].row, lay.fields[f.id].col)
+        for f in form.fields
+        if f.table == table.id
+    }
+    found = ([x for x in labels if x[0].role != "check"], cells)
+    _templates[key] = (form, lay, found)
+    return found
+
+
+def _same(grid: Grid, lab: Label, text: str, key: str) -> bool:
+    """The label's cell holds its text (compared as typed first: normalising costs more)."""
+    row, col = lab.cell.row, lab.cell.col
+    value = grid[row][col] if row < len(grid) and col < len(grid[row]) else None
+    return value == text or norm(value) == key
 
 
 def _index(grid: Grid) -> dict[str, list[tuple[int, int]]]:

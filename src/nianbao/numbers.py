@@ -12,7 +12,7 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _NOTE = re.compile(r"^([+-]?[\d.,]+)\s*(件|个|万元|元)?\s*([（(].*[)）])?$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a province's summary holds millions of these
 class Parsed:
     value: float
     status: str  # "ok", "blank", "placeholder", "invalid"
@@ -21,7 +21,11 @@ class Parsed:
 
 def parse_number(raw: object) -> Parsed:
     """A figure from a cell value; blanks are 0, placeholders 0 with their own status."""
-    if raw is None or raw == "":
+    if raw.__class__ is float:  # what a figure cell almost always holds
+        return _ok_float(raw) if math.isfinite(raw) else Parsed(0.0, "invalid", raw)  # type: ignore[arg-type]
+    if raw is None:
+        return _BLANK
+    if raw == "":
         return Parsed(0.0, "blank", raw)
     if isinstance(raw, bool):
         return Parsed(0.0, "invalid", raw)
@@ -40,6 +44,22 @@ def parse_number(raw: object) -> Parsed:
         if _NUMBER.match(digits):
             return Parsed(float(digits), "ok", raw)
     return Parsed(0.0, "invalid", raw)
+
+
+_BLANK = Parsed(0.0, "blank", None)
+_OK: dict[float, Parsed] = {}  # the same few figures recur in every file: share them (immutable)
+_OK_MAX = 4096
+
+
+def _ok_float(raw: float) -> Parsed:
+    if raw == 0.0 and math.copysign(1.0, raw) < 0:  # -0.0 == 0.0 as a key: keep its own sign
+        return Parsed(raw, "ok", raw)
+    parsed = _OK.get(raw)
+    if parsed is None:
+        parsed = Parsed(raw, "ok", raw)
+        if len(_OK) < _OK_MAX:
+            _OK[raw] = parsed
+    return parsed
 
 
 def is_whole(value: float) -> bool:

@@ -12,8 +12,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-import openpyxl
-
 _XCU_ITEM = (
     '<item oor:path="/org.openoffice.Office.Calc/Formula/Load">'
     '<prop oor:name="{name}" oor:op="fuse"><value>{value}</value></prop></item>'
@@ -135,6 +133,8 @@ def _discard(profile: Path, cached: bool, recalc: bool) -> None:
 def recalculated_values(src: Path, workdir: Path) -> dict[str, list[list[object]]]:
     """Every sheet's cell values after LibreOffice has recalculated all formulas."""
     xlsx = convert(src, "xlsx", workdir, recalc=True)
+    import openpyxl  # heavy (numpy): imported only by the few callers that recalculate
+
     wb = openpyxl.load_workbook(xlsx, data_only=True, read_only=True)
     try:
         return {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in wb}

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 
 import python_calamine as calamine
@@ -15,6 +19,7 @@ from nianbao import office
 from nianbao.files import FileProblem, Format, Opened, open_bytes, open_returned
 from nianbao.form import Form, Layout, Table, layout_for, load_form
 from nianbao.form.layout import a1
+from nianbao.integrity import formula_changes, identity_from_custom, read_signals
 from nianbao.issues import ERROR, HINT, Issue
 from nianbao.locate import (
     EXACT,
@@ -66,6 +71,7 @@ class UnitReport:
     issues: list[Issue] = field(default_factory=list)  # found while reading
     sha256: str = ""
     readable: bool = True  # False: the figures could not be located with certainty
+    exact_tables: set[str] = field(default_factory=set)  # tables found at the template's cells
 
     @property
     def unit(self) -> str:
@@ -83,10 +89,19 @@ def read_unit(path: Path, form: Form | None = None, name: str | None = None) -> 
 
 
 def read_opened(opened: Opened, name: str, form: Form) -> UnitReport:
-    """Read an opened file; HTML and 2003-XML "xls" go through LibreOffice when installed."""
-    grids = _grids(_workbook_bytes(opened), form)
-    report = read_grids(grids, name, form)
+    """Read an opened file: a workbook, a published report (.docx/.html), or a web "xls"."""
+    if opened.format in (Format.DOCX, Format.HTML):
+        from nianbao.published import looks_published, report_from_published  # import cycle
+
+        if looks_published(opened, form):
+            return report_from_published(opened, name, form)
+    data = _workbook_bytes(opened)
+    native = opened.format == Format.XLSX  # a converted web "xls" has no formulas to compare
+    signals = read_signals(data, form) if native else None
+    report = read_grids(_grids(data, form), name, form, custom=signals.custom if signals else None)
     report.sha256 = opened.sha256
+    if signals and (signals.meta or signals.custom.get("form_id") or signals.names):
+        report.issues += formula_changes(data, form, report.exact_tables)
     return report
 
 
@@ -113,7 +128,12 @@ def reject_doctype(data: bytes) -> None:
     """Refuse XML parts declaring a DTD: OOXML and ODF never do; an entity bomb does."""
     with zipfile.ZipFile(io.BytesIO(data)) as zf:  # files.open_* has bounded this zip
         for info in zf.infolist():
-            if not info.is_dir() and _declares_doctype(zf, info):
+            if info.is_dir():
+                continue
+            declares = _declares_doctype_raw(data, info)  # None: an unusual member
+            if declares is None:
+                declares = _declares_doctype(zf, info)
+            if declares:
                 raise FileProblem(
                     "FILE_BOMB",
                     "文件内部含有 XML 实体定义（DOCTYPE/ENTITY），正常的 Excel 文件不会有，"
@@ -135,6 +155,76 @@ def _declares_doctype(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     except Exception:  # a broken member is calamine's to report as a damaged file
         return False
     return element is None or any(d in head for d in _DOCTYPE)
+
+
+def _declares_doctype_raw(data: bytes, info: zipfile.ZipInfo) -> bool | None:
+    """_declares_doctype for a plain stored or deflated member, inflating straight from `data`.
+
+    zipfile's per-member reader costs more than the inflating itself, for every part of every
+    file. The prolog grows in the same steps as there, so that the answer is the same; any
+    other member (encrypted, another compression, an odd local header) returns None.
+    """
+    start = info.header_offset
+    header = data[start : start + 30]
+    if (
+        info.flag_bits & 0x1
+        or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+        or len(header) < 30
+        or header[:4] != b"PK\x03\x04"
+    ):
+        return None
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    begin = start + 30 + name_len + extra_len
+    if data[start + 30 : start + 30 + name_len] != info.orig_filename.encode(
+        "utf-8" if info.flag_bits & 0x800 else "cp437"
+    ):
+        return None  # zipfile refuses such a member: leave it to the general path
+    raw = data[begin : begin + info.compress_size]
+    if len(raw) < info.compress_size:
+        return None  # truncated: zipfile's own errors decide
+    if info.compress_type == zipfile.ZIP_STORED:
+        return _prolog_declares(lambda n, got: raw[got : got + n], lambda got: got >= len(raw), info)
+    inflater = zlib.decompressobj(-15)
+    pending = [raw]
+
+    def more(n: int, got: int) -> bytes:
+        out = inflater.decompress(pending[0], n)
+        pending[0] = inflater.unconsumed_tail
+        return out
+
+    try:
+        return _prolog_declares(more, lambda got: inflater.eof or not pending[0], info)
+    except zlib.error:
+        return False  # a broken member is calamine's to report as a damaged file
+
+
+def _prolog_declares(
+    read: Callable[[int, int], bytes], exhausted: Callable[[int], bool], info: zipfile.ZipInfo
+) -> bool:
+    """The decision of _declares_doctype over `read(n, bytes so far)` → the next n bytes.
+
+    As there, a member read to its end must match its CRC (zipfile raises otherwise: False).
+    """
+    head, element = b"", None
+    while element is None and len(head) < PROLOG_LIMIT:
+        want = max(4096, len(head))
+        chunk = b""
+        while len(chunk) < want:  # a full chunk, as ZipExtFile.read(n) gives
+            part = read(want - len(chunk), len(head) + len(chunk))
+            if not part:
+                break
+            chunk += part
+        head += chunk
+        if exhausted(len(head)) and zlib.crc32(head) != info.CRC:
+            return False
+        if not chunk:
+            return _has_doctype(head)
+        element = _ELEMENT.search(head.replace(b"\x00", b""))
+    return element is None or _has_doctype(head)
+
+
+def _has_doctype(head: bytes) -> bool:
+    return b"!" in head and any(d in head for d in _DOCTYPE)  # each marker has a "!" byte
 
 
 def _through_office(opened: Opened) -> bytes:
@@ -175,13 +265,18 @@ def _grids(data: bytes, form: Form) -> dict[str, Grid]:
         ) from exc
 
 
-def read_grids(grids: dict[str, Grid], name: str, form: Form) -> UnitReport:
+def read_grids(
+    grids: dict[str, Grid], name: str, form: Form, custom: dict[str, str] | None = None
+) -> UnitReport:
     """The report in sheet grids: tables located by label, identity, figures and texts."""
     lay = layout_for(form)
     report = UnitReport(name, Identity())
     located = [_locate(grids, t, form, lay) for t in form.tables]
+    report.exact_tables = {
+        loc.table.id for sheet, loc in located if loc.status == EXACT and sheet == loc.table.sheet
+    }
     texts = _read_texts(grids, form, lay)
-    report.identity = _identity(grids, form, lay, report, located, texts)
+    report.identity = _identity(grids, form, lay, report, located, texts, custom or {})
     for loc in located:
         _read_table(grids, loc, form, lay, report)
     report.texts = texts
@@ -210,11 +305,22 @@ def _identity(
     report: UnitReport,
     located: list[tuple[str, Located]],
     texts: dict[str, str],
+    custom: dict[str, str],
 ) -> Identity:
     meta = {str(r[0]): str(r[1]) for r in grids.get(form.meta_sheet, []) if len(r) > 1 and r[0]}
     if meta.get("form_id"):
         _check_same_form(meta, form)
         return _identity_from_meta(meta)
+    from_custom = identity_from_custom(custom)
+    if from_custom:  # the hidden sheet was deleted, the document properties survived
+        _check_same_form(from_custom, form)
+        ident = replace(_identity_from_meta(from_custom), source="custom")
+        report.issues.append(Issue(
+            "META_MISSING", HINT,
+            f"模板的隐藏标识页已被删除，已根据文档属性识别为「{ident.unit}」"
+            f"{ident.year or ''}{'年度' if ident.year else ''}，请核实。",
+            sheet=form.front_sheet))
+        return ident
     if all(loc.status == UNCERTAIN for _, loc in located):
         raise FileProblem(
             "FILE_NOT_FORM",
@@ -298,15 +404,27 @@ def _read_table(
     if loc.status == UNCERTAIN:
         report.readable = False
         return
+    totals, cells, parsed = _total_ids(form), report.cells, report.parsed
     for fid, (r, c) in loc.cells.items():
-        value = at(grid, r, c)
-        report.cells[fid] = f"{sheet}!{a1(r, c)}"
-        if form.by_id[fid].is_total:
+        row = grid[r] if r < len(grid) else ()
+        value = row[c] if c < len(row) else None
+        cells[fid] = _ref(sheet, r, c)
+        if fid in totals:
             stored = parse_number(value)
             if stored.status == "ok":
                 report.stored[fid] = stored.value
         else:
-            report.parsed[fid] = parse_number(value)
+            parsed[fid] = parse_number(value)
+
+
+@cache  # the same few sheets and cells in every file: one shared string each
+def _ref(sheet: str, row: int, col: int) -> str:
+    return f"{sheet}!{a1(row, col)}"
+
+
+@cache
+def _total_ids(form: Form) -> frozenset[str]:
+    return frozenset(f.id for f in form.totals)
 
 
 def _layout_issue(loc: Located, sheet: str) -> Issue:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import cache
 
-from nianbao.form import Form, Layout, Rule, layout_for
+from nianbao.form import Form, Layout, Rule, Table, layout_for
+from nianbao.form.layout import Check
 from nianbao.issues import Issue, severity_of, sort_issues
 from nianbao.numbers import is_whole, show
 from nianbao.reader import UnitReport
@@ -18,6 +20,32 @@ EMPTY_TEXTS = frozenset({"", "无", "无。", "暂无", "/", "—"})
 def compute(form: Form, values: dict[str, float]) -> dict[str, float]:
     """Every field of the form: the inputs as given (missing = 0) and the totals recomputed."""
     return form.compute(values)
+
+
+# What each rule looks at, worked out once per form rather than for every file checked.
+@cache
+def _inputs_of_kind(form: Form, kind: str) -> tuple[str, ...]:
+    return tuple(f.id for f in form.inputs if f.kind == kind)
+
+
+@cache
+def _checks_of(form: Form, code: str) -> tuple[Check, ...]:
+    return tuple(c for c in layout_for(form).checks if c.rule.code == code)
+
+
+@cache
+def _totals_of(form: Form, code: str) -> tuple[str, ...]:
+    return tuple(f.id for f in form.totals if f.code == code)
+
+
+@cache
+def _row_fields(form: Form, row: str) -> tuple[str, ...]:
+    return tuple(f.id for f in form.fields_of_row(row))
+
+
+@cache
+def _table_inputs(form: Form) -> tuple[tuple[Table, frozenset[str]], ...]:
+    return tuple((t, frozenset(f.id for f in form.inputs if f.table == t.id)) for t in form.tables)
 
 
 @dataclass
@@ -94,13 +122,14 @@ Checker = Callable[[Context, Rule], Iterator[Issue]]
 
 def value_kind(ctx: Context, rule: Rule) -> Iterator[Issue]:
     kind = ctx.form.kinds[rule.get("applies_to")]
-    for f in ctx.form.inputs:
-        parsed = ctx.report.parsed.get(f.id)
-        if f.kind != kind.id or parsed is None:
+    minimum, whole, parsed_of = kind.minimum, kind.whole, ctx.report.parsed
+    for fid in _inputs_of_kind(ctx.form, kind.id):
+        parsed = parsed_of.get(fid)
+        if parsed is None:
             continue
-        bad = parsed.status == "invalid" or parsed.value < kind.minimum
-        if bad or (kind.whole and not is_whole(parsed.value)):
-            yield ctx.issue(rule, f.id, value=parsed.raw)
+        bad = parsed.status == "invalid" or parsed.value < minimum
+        if bad or (whole and not is_whole(parsed.value)):
+            yield ctx.issue(rule, fid, value=parsed.raw)
 
 
 def value_placeholder(ctx: Context, rule: Rule) -> Iterator[Issue]:
@@ -110,9 +139,7 @@ def value_placeholder(ctx: Context, rule: Rule) -> Iterator[Issue]:
 
 
 def rows_balance(ctx: Context, rule: Rule) -> Iterator[Issue]:
-    for check in ctx.lay.checks:
-        if check.rule.code != rule.code:
-            continue
+    for check in _checks_of(ctx.form, rule.code):
         lhs = sum(ctx.values[f] for f in check.lhs)
         rhs = sum(ctx.values[f] for f in check.rhs)
         if abs(lhs - rhs) > EPSILON:
@@ -120,10 +147,10 @@ def rows_balance(ctx: Context, rule: Rule) -> Iterator[Issue]:
 
 
 def stored_total(ctx: Context, rule: Rule) -> Iterator[Issue]:
-    for f in ctx.form.totals:
-        stored = ctx.report.stored.get(f.id)
-        if f.code == rule.code and stored is not None and abs(stored - ctx.values[f.id]) > 1e-6:
-            yield ctx.issue(rule, f.id, stored=stored, computed=ctx.values[f.id])
+    for fid in _totals_of(ctx.form, rule.code):
+        stored = ctx.report.stored.get(fid)
+        if stored is not None and abs(stored - ctx.values[fid]) > 1e-6:
+            yield ctx.issue(rule, fid, stored=stored, computed=ctx.values[fid])
 
 
 def previous_equals(ctx: Context, rule: Rule) -> Iterator[Issue]:
@@ -179,17 +206,15 @@ def category_forbids(ctx: Context, rule: Rule) -> Iterator[Issue]:
     category = ctx.report.identity.category
     if category not in rule.get("categories"):
         return
-    for f in ctx.form.fields_of_row(rule.get("row")):
-        if ctx.values[f.id] > 0:
-            yield ctx.issue(rule, f.id, category=category)
+    for fid in _row_fields(ctx.form, rule.get("row")):
+        if ctx.values[fid] > 0:
+            yield ctx.issue(rule, fid, category=category)
             return
 
 
 def table_blank(ctx: Context, rule: Rule) -> Iterator[Issue]:
-    for table in ctx.form.tables:
-        parsed = [
-            p for fid, p in ctx.report.parsed.items() if ctx.form.by_id[fid].table == table.id
-        ]
+    for table, ids in _table_inputs(ctx.form):
+        parsed = [p for fid, p in ctx.report.parsed.items() if fid in ids]
         if parsed and all(p.status == "blank" for p in parsed):
             yield Issue(
                 rule.code,
@@ -217,7 +242,9 @@ def _text_issue(ctx: Context, rule: Rule, tid: str, **numbers: object) -> Issue:
 
 
 def text_required(ctx: Context, rule: Rule) -> Iterator[Issue]:
-    for tid in (*rule.get("texts", ()), *rule.get("headers", ())):
+    # a published report has no 填报人/联系电话 block: only its text sections can be missing
+    published = ctx.report.identity.source == "published"
+    for tid in (*rule.get("texts", ()), *(() if published else rule.get("headers", ()))):
         if ctx.report.texts.get(tid, "").strip() in EMPTY_TEXTS:
             yield _text_issue(ctx, rule, tid)
 

@@ -23,9 +23,11 @@ from nianbao.collect import (
 )
 from nianbao.form import layout_for
 from nianbao.issues import Issue, sort_issues
-from nianbao.summary_charts import add_charts
+from nianbao.rules import compute
+from nianbao.summary_charts import NEW_TOTAL, add_charts
 from nianbao.summary_overview import write_overview
 from nianbao.summary_read import PROBLEM_HEADERS
+from nianbao.summary_rows import NumberRowsSheet
 from nianbao.summary_styles import Formats
 from nianbao.template import Contents, UnitInfo, build_report_sheets, meta_fields
 
@@ -81,11 +83,11 @@ def summary_bytes(coll: Collection, *, unit: str = "", year: int | None = None) 
         locked=False,
     )
     build_report_sheets(wb, form, layout_for(form), year, office, meta, "", contents)
-    _detail(wb.add_worksheet(DETAIL), coll, f)
+    new_totals = _detail(wb.add_worksheet(DETAIL, NumberRowsSheet), coll, f)
     _problems(wb.add_worksheet(PROBLEMS), coll, f)
     _status(wb.add_worksheet(STATUS), coll.statuses, f)
     _files(wb.add_worksheet(FILES), coll, f)
-    add_charts(wb, wb.add_worksheet(CHARTS), coll, f.head)
+    add_charts(wb, wb.add_worksheet(CHARTS), coll, f.head, new_totals)
     wb.worksheets()[0].activate()
     wb.close()
     return buf.getvalue()
@@ -145,8 +147,10 @@ def _print_setup(ws: Worksheet, name: str, last_row: int, last_col: int) -> None
     ws.set_footer("&C第 &P 页，共 &N 页")
 
 
-def _detail(ws: Worksheet, coll: Collection, f: Formats) -> None:
+def _detail(ws: NumberRowsSheet, coll: Collection, f: Formats) -> list[tuple[str, float]]:
+    """One row per summed file; returns each unit's 本年新收 for the charts (computed once)."""
     form, lay = coll.form, layout_for(coll.form)
+    new_totals: list[tuple[str, float]] = []
     fields = list(form.fields)
     headers = DETAIL_FIXED + [lay.describe(x.id).split("（")[0] for x in fields]
     _header(ws, headers, f, [14, 10, 8, 10, 24, 20, 30] + [12.0] * len(fields))
@@ -172,9 +176,9 @@ def _detail(ws: Worksheet, coll: Collection, f: Formats) -> None:
             ]
         ):
             ws.write_string(row, col, text, f.for_status(status) if col == 3 else f.cell)
-        values = form.compute(report.values)
-        for col, x in enumerate(fields, start=len(DETAIL_FIXED)):
-            ws.write_number(row, col, values[x.id])
+        values = compute(form, report.values)
+        ws.write_numbers(row, len(DETAIL_FIXED), [values[x.id] for x in fields])
+        new_totals.append((o.unit, values.get(NEW_TOTAL, 0.0)))
         row += 1
     ws.freeze_panes(2, 1)
     ws.autofilter(0, 0, max(row - 1, 1), len(headers) - 1)
@@ -185,6 +189,7 @@ def _detail(ws: Worksheet, coll: Collection, f: Formats) -> None:
         row - 1,
         len(DETAIL_FIXED) - 1,
     )
+    return new_totals
 
 
 def all_issues(coll: Collection) -> list[Issue]:

@@ -16,16 +16,16 @@ MAX_BARS = 40
 SHORT = re.compile(r"（[一二三四五六七八九十]+）[^（]+")
 
 
-def add_charts(wb: Workbook, ws: Worksheet, coll: Collection, head: Format) -> None:
+def add_charts(
+    wb: Workbook,
+    ws: Worksheet,
+    coll: Collection,
+    head: Format,
+    new_totals: list[tuple[str, float]],
+) -> None:
+    """The charts sheet; `new_totals` is (unit, 本年新收) of every summed file, in order."""
     name = quote_sheet(ws.name)
-    per_unit = sorted(
-        (
-            (o.unit, coll.form.compute(o.result.report.values)[NEW_TOTAL])
-            for o in coll.summed
-            if o.result.report
-        ),
-        key=lambda x: -x[1],
-    )[:MAX_BARS]
+    per_unit = sorted(new_totals, key=lambda x: -x[1])[:MAX_BARS]
     ws.write_row(0, 0, ["单位", "本年新收申请（件）"], head)
     for row, (unit, value) in enumerate(per_unit, start=1):
         ws.write_string(row, 0, unit)

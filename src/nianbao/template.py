@@ -75,7 +75,7 @@ def template_bytes(
     form = form or load_form()
     unit = unit or UnitInfo()
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(
+    wb = LockedWorkbook(
         buf,
         {
             "in_memory": True,
@@ -84,10 +84,26 @@ def template_bytes(
             "strings_to_numbers": False,
         },
     )
+    wb.structure_lock = _protection_attrs(password)
     meta = meta_fields(form, year, unit, template_id or uuid.uuid4().hex)
     build_report_sheets(wb, form, layout_for(form), year, unit, meta, password, Contents())
     wb.close()
-    return lock_structure(buf.getvalue(), password)
+    return buf.getvalue()
+
+
+class LockedWorkbook(xlsxwriter.Workbook):
+    """A workbook written with structure protection (XlsxWriter has no option for it).
+
+    The <workbookProtection> element follows <workbookPr>, where the schema wants it: the
+    same bytes lock_structure() puts there, without unpacking and re-deflating every part.
+    """
+
+    structure_lock: bytes = b""
+
+    def _write_workbook_pr(self) -> None:
+        super()._write_workbook_pr()
+        if self.structure_lock:
+            self.fh.write("<workbookProtection" + self.structure_lock.decode() + "/>")
 
 
 def write_template(path: Path, year: int, unit: UnitInfo | None = None, **kwargs: object) -> Path:
@@ -333,9 +349,7 @@ def lock_structure(xlsx: bytes, password: str = "") -> bytes:
     """Add workbook structure protection (XlsxWriter cannot) by rewriting xl/workbook.xml."""
     src = zipfile.ZipFile(io.BytesIO(xlsx))
     out = io.BytesIO()
-    attrs = b' lockStructure="1"'
-    if password:
-        attrs += b' workbookPassword="' + _legacy_hash(password).encode() + b'"'
+    attrs = _protection_attrs(password)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info)
@@ -345,6 +359,13 @@ def lock_structure(xlsx: bytes, password: str = "") -> bytes:
                     raise RuntimeError("workbook.xml without workbookPr")
             dst.writestr(info, data)
     return out.getvalue()
+
+
+def _protection_attrs(password: str) -> bytes:
+    attrs = b' lockStructure="1"'
+    if password:
+        attrs += b' workbookPassword="' + _legacy_hash(password).encode() + b'"'
+    return attrs
 
 
 def _legacy_hash(password: str) -> str:
