@@ -206,6 +206,10 @@ def connect(server: SmtpServer, password: str = "") -> smtplib.SMTP:
     try:
         if server.starttls:
             smtp.starttls(context=context)
+    except (smtplib.SMTPException, OSError) as exc:
+        _close(smtp)
+        raise MailError(_starttls_problem(server, exc)) from None
+    try:
         if server.user:
             smtp.login(server.user, password)
     except (smtplib.SMTPException, OSError) as exc:
@@ -215,8 +219,19 @@ def connect(server: SmtpServer, password: str = "") -> smtplib.SMTP:
 
 
 def _connect_problem(server: SmtpServer, exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return _certificate_problem(server, exc)
     hint = "请检查 --smtp 的服务器地址和端口、网络连接，以及是否应使用 --ssl 或 --starttls。"
     return f"无法连接邮件服务器 {server.where}：{_os_reason(exc)}。{hint}"
+
+
+def _starttls_problem(server: SmtpServer, exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return (
+            f"邮件服务器 {server.where} 不支持 STARTTLS 加密，未发送任何邮件。"
+            "请核对端口：STARTTLS 通常用 587 端口；465 端口请改用 --ssl。"
+        )
+    return _connect_problem(server, exc)
 
 
 def _session_problem(server: SmtpServer, exc: BaseException) -> str:
@@ -227,10 +242,35 @@ def _session_problem(server: SmtpServer, exc: BaseException) -> str:
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return (
-            f"邮件服务器 {server.where} 不支持所需的功能（TLS 或登录），"
-            "请尝试 --starttls 或 --ssl。"
+            f"邮件服务器 {server.where} 不提供登录（AUTH）功能；"
+            "许多服务器只在加密后才允许登录，请尝试 --starttls 或 --ssl。"
         )
     return _connect_problem(server, exc)
+
+
+# OpenSSL verification codes (X509_V_ERR_*) worth explaining to a user
+_CERT_REASONS = {
+    9: "证书尚未生效（请检查本机日期和时间）",
+    10: "证书已过期",
+    18: "证书是服务器自签的，签发机构不受信任",
+    19: "证书链中有自签证书，签发机构不受信任",
+    20: "证书的签发机构不受信任",
+    21: "证书的签发机构不受信任",
+    62: "证书与服务器地址不符",
+    64: "证书与服务器地址不符",
+}
+
+
+def _certificate_problem(server: SmtpServer, exc: ssl.SSLCertVerificationError) -> str:
+    """Why the server's certificate was refused; never a hint to switch checking off."""
+    reason = _CERT_REASONS.get(exc.verify_code, f"证书无法验证（{exc.verify_message}）")
+    return (
+        f"邮件服务器 {server.where} 的安全证书未通过验证：{reason}。"
+        "为保护密码和邮件，未发送任何邮件。"
+        "请核对 --smtp 的服务器地址（应与邮箱设置说明中的一致，如 smtp.163.com）；"
+        "单位内部邮件服务器若使用自建证书，请向管理员索取其根证书（PEM 格式），"
+        "把文件路径设为环境变量 SSL_CERT_FILE 后重试。"
+    )
 
 
 def _os_reason(exc: BaseException) -> str:

@@ -108,13 +108,19 @@ def evaluate(
             raise ValueError(f"unknown rule kind {rule.kind!r} in {rule.code}")
         if report.readable or rule.kind in TEXT_KINDS:
             issues.extend(checker(ctx, rule))
-    return sort_issues(_explain(issues, report.texts.get("note", "")))
+    return sort_issues(_explain(issues, report.texts.get("note", ""), form))
 
 
-def _explain(issues: list[Issue], note: str) -> list[Issue]:
-    if not note.strip():
+def _explain(issues: list[Issue], note: str, form: Form) -> list[Issue]:
+    """A 情况说明 explains the 提示 of rules that may stand; "无" explains nothing."""
+    if note.strip() in EMPTY_TEXTS:
         return issues
-    return [replace(i, explanation=note.strip()) if not i.is_error else i for i in issues]
+    return [replace(i, explanation=note.strip()) if _explainable(i, form) else i for i in issues]
+
+
+def _explainable(issue: Issue, form: Form) -> bool:
+    rule = form.rule_by_code.get(issue.code)
+    return not issue.is_error and rule is not None and rule.get("explainable", True)
 
 
 Checker = Callable[[Context, Rule], Iterator[Issue]]

@@ -154,6 +154,10 @@ class Form:
     def table(self, table_id: str) -> Table:
         return next(t for t in self.tables if t.id == table_id)
 
+    @cached_property
+    def rule_by_code(self) -> dict[str, Rule]:
+        return {r.code: r for r in self.rules}
+
     def rule(self, code: str) -> Rule:
         return next(r for r in self.rules if r.code == code)
 
