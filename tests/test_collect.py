@@ -162,8 +162,8 @@ def test_cli_usage_errors_exit_2(problem: str, season: Season, tmp_path: Path) -
     assert not (tmp_path / "s.xlsx").exists() and not (season.folder / "年报汇总.xlsx").exists()
 
 
-def _summary_of(folder: Path, dest: Path, unit: str) -> Path:
-    return write_summary(dest, collect(folder, year=2025), unit=unit)
+def _summary_of(folder: Path, dest: Path, unit: str, year: int = 2025) -> Path:
+    return write_summary(dest, collect(folder, year=year), unit=unit)
 
 
 def test_two_half_summaries_equal_collecting_everything(
@@ -241,7 +241,7 @@ def test_previous_year_checks_carry_over_per_unit(
     paths = _prev_pair(tmp_path, form, layout, carried_ok)
     prev_path = paths["folder"]
     if source == "summary":
-        prev_path = _summary_of(paths["folder"], tmp_path / "2024汇总.xlsx", "化隆县")
+        prev_path = _summary_of(paths["folder"], tmp_path / "2024汇总.xlsx", "化隆县", 2024)
     coll = collect(paths["now"], year=2025, previous=load_previous(prev_path))
     codes = [i.code for i in coll.outcomes[0].result.issues]
     assert codes.count("PREV_CARRY") == (0 if carried_ok else 2)

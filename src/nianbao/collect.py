@@ -249,8 +249,14 @@ def _apply_previous(coll: Collection, previous: dict[str, UnitReport], year: int
     for o in coll.outcomes:
         report = o.result.report
         prev = previous.get(normalise(o.unit)) if report else None
-        if report is not None and prev is not None:
+        if report is not None and prev is not None and _year_before(prev, report):
             o.result.issues = evaluate(report, coll.form, expected_year=year, previous=prev)
+
+
+def _year_before(prev: UnitReport, report: UnitReport) -> bool:
+    """Last year's report of a unit is one of the year before (when both years are known)."""
+    before, now = prev.identity.year, report.identity.year
+    return before is None or now is None or before == now - 1
 
 
 def _carry_summaries(coll: Collection) -> None:

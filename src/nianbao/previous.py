@@ -39,6 +39,7 @@ def _from_summary(path: Path, form: Form) -> dict[str, UnitReport]:
         opened = open_returned(path)
         wb = calamine.CalamineWorkbook.from_filelike(io.BytesIO(opened.data))
         rows = wb.get_sheet_by_name(DETAIL).to_python(skip_empty_area=False)
+        year = _summary_year(wb, form)
     except FileProblem as exc:
         raise PreviousError(f"上年数据 {path.name}：{exc.message}") from exc
     except Exception as exc:
@@ -54,9 +55,19 @@ def _from_summary(path: Path, form: Form) -> dict[str, UnitReport]:
         unit = str(row[0]).strip()
         if not unit:
             continue
-        report = UnitReport(path.name, Identity(unit=unit, source="summary"))
+        report = UnitReport(path.name, Identity(year=year, unit=unit, source="summary"))
         for col, fid in enumerate(ids):
             if fid in form.by_id and not form.by_id[fid].is_total:
                 report.parsed[fid] = parse_number(row[col] if col < len(row) else None)
         out[normalise(unit)] = report
     return out
+
+
+def _summary_year(wb: calamine.CalamineWorkbook, form: Form) -> int | None:
+    """The year in the summary's hidden identity sheet, if it has one."""
+    if form.meta_sheet not in wb.sheet_names:
+        return None
+    rows = wb.get_sheet_by_name(form.meta_sheet).to_python(skip_empty_area=False)
+    meta = {str(r[0]): str(r[1]) for r in rows if len(r) > 1}
+    year = meta.get("year", "").split(".")[0]
+    return int(year) if year.isdigit() else None
