@@ -110,3 +110,20 @@ def make_return(tmp_path: Path, form: Form, layout: Layout):
         return fill(data, tmp_path / (name or f"{unit}.xlsx"), layout, values, texts)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory: pytest.TempPathFactory, form: Form, layout: Layout):
+    """A collecting season (tests/season.py), built once per test module that uses it."""
+    from season import build_season  # season.py imports this module
+
+    return build_season(tmp_path_factory.mktemp("season"), form, layout)
+
+
+@pytest.fixture(scope="module")
+def coll(season):
+    """The season collected with its roster."""
+    from nianbao.collect import collect
+    from nianbao.roster import read_roster
+
+    return collect(season.folder, roster=read_roster(season.roster), year=2025)

@@ -18,6 +18,7 @@ import openpyxl
 
 from conftest import consistent_figures, sample_texts
 from nianbao.form import Form, Layout
+from nianbao.form.model import Axis
 from nianbao.template import UnitInfo, template_bytes
 
 YEAR = 2025
@@ -51,17 +52,26 @@ class Season:
 
 
 def with_totals(form: Form, inputs: dict[str, float]) -> dict[str, float]:
-    """Totals computed here from `sum_of`, independently of Form.compute."""
+    """Every total as the sum of the input cells it covers, read off the labels, not `sum_of`.
+
+    A 总计 column covers the input columns under the same parent label (行政复议 → its four
+    results); a 总计 row the input rows under the same parent (三、本年度办理结果 → （一）…（六）).
+    """
     out = dict(inputs)
-
-    def value(fid: str) -> float:
-        if fid not in out:
-            out[fid] = sum(value(p) for p in form.by_id[fid].sum_of)
-        return out[fid]
-
-    for f in form.fields:
-        value(f.id)
+    for f in form.totals:
+        out[f.id] = sum(
+            inputs.get(g.id, 0.0)
+            for g in form.inputs
+            if g.table == f.table and _covers(f.row, g.row) and _covers(f.column, g.column)
+        )
     return out
+
+
+def _covers(total: Axis, other: Axis) -> bool:
+    """A total axis covers the input axes beside it; any other axis only itself."""
+    if not total.sum_of:
+        return other.id == total.id
+    return not other.sum_of and other.path[: len(total.path) - 1] == total.path[:-1]
 
 
 def write_roster(path: Path, units: list[tuple[str, str, str]] = ROSTER) -> Path:

@@ -30,7 +30,6 @@ from season import (
     FORMULA_NOTE,
     ROSTER,
     Season,
-    build_season,
     digest,
     figures,
     mtimes,
@@ -40,16 +39,6 @@ from season import (
 )
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def season(tmp_path_factory: pytest.TempPathFactory, form: Form, layout: Layout) -> Season:
-    return build_season(tmp_path_factory.mktemp("season"), form, layout)
-
-
-@pytest.fixture(scope="module")
-def coll(season: Season) -> Collection:
-    return collect(season.folder, roster=read_roster(season.roster), year=2025)
 
 
 def _outcome(coll: Collection, name: str):

@@ -66,3 +66,56 @@ def test_every_field_has_a_cell_and_a_description_in_words(form: Form, layout: L
         assert words.startswith(form.table(f.table).short)
         assert f"（{layout.fields[f.id].a1}）" in words
         assert f.column.label in words
+
+
+def test_describe_keeps_every_label_whole_and_shows_the_address_asked_for(
+    form: Form, layout: Layout
+) -> None:
+    for f in form.fields:
+        plain = layout.describe(f.id, address=False)
+        assert f.row.label in plain and f.column_name in plain, f.id
+        assert layout.describe(f.id) == f"{plain}（{layout.fields[f.id].a1}）"
+        assert layout.describe(f.id, "ZZ99") == f"{plain}（ZZ99）"
+    partial = next(f for f in form.fields if "（" in f.row.label)
+    assert f"「{partial.row.label}」行" in layout.describe(partial.id, address=False)
+
+
+def test_the_layout_is_read_only(layout: Layout) -> None:
+    """layout_for is cached: every caller shares one layout, so none may change it."""
+    with pytest.raises(AttributeError):
+        layout.title = None  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        layout.fields["t3.new.natural"] = layout.fields["t3.new.total"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        layout.sheets[0].heights[0] = 1.0  # type: ignore[index]
+    assert hash(layout) == hash(layout)  # usable as a cache key
+
+
+def test_the_summary_declaration_names_existing_fields(form: Form) -> None:
+    spec = form.summary
+    assert spec.key_fields and set(spec.key_fields) <= set(form.by_id)
+    assert spec.chart_field in form.by_id and spec.chart_title and spec.mix_title
+    parts = form.row_parts(spec.mix_field)
+    assert parts and all(p.column == form.by_id[spec.mix_field].column for p in parts)
+    assert set(spec.short_labels) <= {label for p in parts for label in p.row.path}
+    assert all(long.startswith(short) for long, short in spec.short_labels.items())
+
+
+def test_continuity_rules_name_their_columns(form: Form) -> None:
+    for rule in form.rules:
+        if rule.kind in ("previous_continuity", "previous_abolished"):
+            for row in rule.get("rows"):
+                for key in ("valid", "issued", "abolished"):
+                    assert f"{row}.{rule.get(key)}" in form.by_id, (rule.code, key)
+
+
+def test_reading_and_checking_do_not_load_the_workbook_writer() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nianbao.check, nianbao.reader, nianbao.integrity, nianbao.formula_check;"
+        "print(sorted(m for m in sys.modules if m.startswith(('xlsxwriter', 'nianbao.template'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

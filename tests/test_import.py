@@ -19,7 +19,6 @@ from nianbao.form import Form, Layout
 from nianbao.importer import SourceError, import_report, write_workbook
 from nianbao.office import convert, find_soffice
 from nianbao.report import write_report
-from nianbao.rules import compute
 from nianbao.template import UnitInfo, template_bytes
 
 REAL = SHARED / "samples" / "qunke-2025-report.txt"
@@ -36,7 +35,7 @@ def _round_trip(form: Form, layout: Layout, values, unit: str, folder: Path):
 def _assert_same(result, form: Form, values, texts, unit: str) -> None:
     assert (result.unit, result.year, result.problems) == (unit, 2025, [])
     assert result.values == {f.id: values.get(f.id, 0.0) for f in form.inputs}
-    computed = compute(form, values)
+    computed = form.compute(values)
     assert result.stored_totals == {k: computed[k] for k in result.stored_totals}
     assert {k: result.texts[k] for k in ("s1", "s5", "s6")} == {
         k: texts[k] for k in ("s1", "s5", "s6")
@@ -225,7 +224,8 @@ def test_unsupported_file_is_a_chinese_error(tmp_path: Path) -> None:
 
 def test_cli_import_without_year_asks_for_it(tmp_path: Path) -> None:
     path = tmp_path / "r.txt"
-    path.write_text("群科镇人民政府信息公开工作年度报告\n一、总体情况\n全年无申请。\n", "utf-8")
+    title = "群科镇人民政府信息公开工作年度报告"  # one figure: a report with none is refused
+    path.write_text(f"{title}\n行政许可\t156件\n一、总体情况\n全年无申请。\n", "utf-8")
     out = tmp_path / "o.xlsx"
     result = CliRunner().invoke(app, ["import", str(path), "--out", str(out)])
     assert result.exit_code == 2 and not out.exists()

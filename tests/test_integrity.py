@@ -1,4 +1,4 @@
-"""Identity signals of a returned template, and formulas changed in it (integrity.py)."""
+"""A returned template: its identity signals (integrity.py), its formulas (formula_check.py)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ import pytest
 from conftest import consistent_figures, fill
 from nianbao import office
 from nianbao.form import Form, Layout
+from nianbao.formula_check import MAX_REPORTED, formula_changes
+from nianbao.formulas import check_formula, defined_name, sum_formula
 from nianbao.integrity import (
     IDENTITY_KEYS,
-    MAX_REPORTED,
     Signals,
     expected_names,
-    formula_changes,
     identity_from_custom,
     read_signals,
 )
-from nianbao.template import UnitInfo, check_formula, defined_name, sum_formula, template_bytes
+from nianbao.template import UnitInfo, template_bytes
 
 UNIT = UnitInfo("群科镇", "630202101", category="乡镇")
 

@@ -17,8 +17,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from typer.testing import CliRunner
 
+from nianbao import summary_format as fmt
 from nianbao.cli_mail import PASSWORD_ENV, mail
 from nianbao.files import FileProblem
+from nianbao.form import load_form
+from nianbao.issues import ERROR, HINT
 from nianbao.mail import (
     LOG_NAME,
     Letterhead,
@@ -298,21 +301,39 @@ def test_usage_errors(season: dict[str, Path], extra: list[str], said: str) -> N
 
 
 def status_workbook(path: Path) -> Path:
-    """A summary shaped like collect's: 报送情况 and 问题, with a title row and other columns."""
+    """A summary shaped by summary_format, its columns shuffled and a title row above them."""
+    form = load_form()
     wb = openpyxl.Workbook()
     ws = wb.active
-    ws.title = "报送情况"
+    ws.title = fmt.STATUS
     ws.append([f"{YEAR}年度政府信息公开工作年度报告报送情况"])
-    ws.append(["序号", "状态", "单位代码", "单位名称", "文件", "邮箱"])
+    headers = list(reversed(fmt.STATUS_HEADERS))  # found by header, not by position
+    ws.append(headers)
     statuses = ["未报", "已报有错误", "已报且通过", "已报有提示"]
-    for n, (u, s) in enumerate(zip(UNITS, statuses), 1):
-        ws.append([n, s, u.code, u.name, "", u.email or "angsiduo@example.cn"])
-    problems = wb.create_sheet("问题")
-    problems.append(["问题", "级别", "单位", "位置", "代码"])
-    problems.append(["合计不等于各项之和", "错误", UNITS[1].name, "表三!D5", "T3_SUM"])
-    problems.append(["年度与模板不符", "错误", UNITS[1].name, "封面!B2", "YEAR"])
-    problems.append(["数值偏大，请核实", "提示", UNITS[1].name, "表二!C4", "BIG"])
-    problems.append(["数值偏大，请核实", "错误", UNITS[2].name, "表二!C9", "X"])
+    for u, s in zip(UNITS, statuses):
+        row = {
+            fmt.STATUS_UNIT: u.name,
+            fmt.STATUS_CODE: u.code,
+            fmt.STATUS_STATE: s,
+            fmt.STATUS_EMAIL: u.email or "angsiduo@example.cn",
+        }
+        ws.append([row.get(h, "") for h in headers])
+    problems = wb.create_sheet(fmt.PROBLEMS)
+    columns = list(reversed(fmt.problem_headers(form)))
+    problems.append(columns)
+    for text, level, unit, place in [
+        ("合计不等于各项之和", ERROR, UNITS[1].name, "表三!D5"),
+        ("年度与模板不符", ERROR, UNITS[1].name, "封面!B2"),
+        ("数值偏大，请核实", HINT, UNITS[1].name, "表二!C4"),
+        ("数值偏大，请核实", ERROR, UNITS[2].name, "表二!C9"),
+    ]:
+        row = {
+            fmt.PROBLEM_TEXT: text,
+            fmt.PROBLEM_LEVEL: level,
+            fmt.PROBLEM_UNIT: unit,
+            fmt.PROBLEM_PLACE: place,
+        }
+        problems.append([row.get(h, "") for h in columns])
     wb.save(path)
     return path
 

@@ -15,7 +15,6 @@ from nianbao.check import check_file
 from nianbao.form import Form, Layout
 from nianbao.form.layout import Cell
 from nianbao.reader import read_unit
-from nianbao.rules import compute
 
 UNIT, YEAR = "群科镇", 2025
 
@@ -43,7 +42,7 @@ def grid_workbook(
         cells[lab.cell.sheet][lab.cell.row, lab.cell.col] = (relabel or {}).get(lab.text, lab.text)
     assert layout.title is not None
     cells[layout.title.sheet][layout.title.row, layout.title.col] = form.title_for(UNIT, YEAR)
-    figures = {**compute(form, values), **(overrides or {})}
+    figures = {**form.compute(values), **(overrides or {})}
     for fid, cell in layout.fields.items():
         cells[cell.sheet][cell.row, cell.col] = figures[fid]
     for tid, text in texts.items():
@@ -182,7 +181,7 @@ def test_a_wrong_total_in_a_moved_table_is_reported_at_its_real_cell(
 ) -> None:
     sheet, fid = form.table("t3").sheet, "t3.results_total.research"
     at = layout.fields["t3.public.natural"].row
-    wrong = compute(form, figures)[fid] + 5
+    wrong = form.compute(figures)[fid] + 5
     path = grid_workbook(
         tmp_path / "moved.xlsx", form, layout, figures, {},
         meta=meta_of(form), insert={sheet: ("row", at)}, overrides={fid: wrong},
@@ -270,5 +269,5 @@ def test_files_saved_by_libreoffice_read_identically(
         assert result.report.identity == base.identity, path
         assert codes(result) == ["REGULATION_BY_UNIT"], path
     assert read_unit(recalculated).stored == {
-        f.id: v for f in form.totals for v in [compute(form, figures)[f.id]]
+        f.id: v for f in form.totals for v in [form.compute(figures)[f.id]]
     }

@@ -15,32 +15,23 @@ from nianbao import office
 from nianbao.collect import Collection, collect
 from nianbao.form import Form, Layout
 from nianbao.reader import read_unit
-from nianbao.roster import read_roster
-from nianbao.summary import (
+from nianbao.summary import summary_bytes, write_summary
+from nianbao.summary_format import (
     CHARTS,
     DETAIL,
-    DETAIL_FIXED,
+    DETAIL_FIRST_ROW,
+    DETAIL_ID_ROW,
     FILES,
     OVERVIEW,
     PROBLEMS,
     STATUS,
-    summary_bytes,
-    write_summary,
+    detail_fixed,
+    note_label,
+    problem_headers,
 )
-from nianbao.summary_read import PROBLEM_HEADERS
-from season import FORMULA_NOTE, FORMULA_TEXT, PARENT, Season, build_season, put_return
+from season import FORMULA_NOTE, FORMULA_TEXT, PARENT, Season, put_return
 
 needs_office = pytest.mark.skipif(office.find_soffice() is None, reason="LibreOffice not installed")
-
-
-@pytest.fixture(scope="module")
-def season(tmp_path_factory: pytest.TempPathFactory, form: Form, layout: Layout) -> Season:
-    return build_season(tmp_path_factory.mktemp("season"), form, layout)
-
-
-@pytest.fixture(scope="module")
-def coll(season: Season) -> Collection:
-    return collect(season.folder, roster=read_roster(season.roster), year=2025)
 
 
 @pytest.fixture(scope="module")
@@ -65,29 +56,42 @@ def test_report_sheets_show_every_total_without_recalculation(
 def test_detail_has_one_row_per_counted_unit_with_its_figures(
     book: openpyxl.Workbook, form: Form, season: Season
 ) -> None:
+    fixed = detail_fixed(form)
     rows = list(book[DETAIL].iter_rows(values_only=True))
-    assert list(rows[0][: len(DETAIL_FIXED)]) == DETAIL_FIXED
-    ids = rows[1]
-    assert book[DETAIL].row_dimensions[2].hidden
-    by_unit = {row[0]: row for row in rows[2:]}
+    assert tuple(rows[0][: len(fixed)]) == fixed
+    ids = rows[DETAIL_ID_ROW]
+    assert book[DETAIL].row_dimensions[DETAIL_ID_ROW + 1].hidden
+    by_unit = {row[0]: row for row in rows[DETAIL_FIRST_ROW:]}
     assert set(by_unit) == set(season.values)
     for unit, row in by_unit.items():
-        assert row[DETAIL_FIXED.index("文件")] == season.files[unit]
+        assert row[fixed.index("文件")] == season.files[unit]
         figures = dict(zip(ids, row))
         for fid, value in season.expected(form, [unit]).items():
             assert figures[fid] == pytest.approx(value), (unit, fid)
 
 
-def test_problems_keep_explanations_and_strings_stay_strings(summary: Path) -> None:
+def test_detail_headers_are_the_whole_description_of_each_field(
+    book: openpyxl.Workbook, form: Form, layout: Layout
+) -> None:
+    rows = list(book[DETAIL].iter_rows(max_row=DETAIL_ID_ROW + 1, values_only=True))
+    headers = dict(zip(rows[DETAIL_ID_ROW], rows[0]))
+    for f in form.fields:
+        assert headers[f.id] == layout.describe(f.id, address=False), f.id
+        assert f"「{f.row.label}」" in headers[f.id] or not f.row.label
+        assert f"「{f.column_name}」" in headers[f.id]
+    assert any("（" in f.row.label for f in form.fields)  # the case that used to be cut
+
+
+def test_problems_keep_explanations_and_strings_stay_strings(summary: Path, form: Form) -> None:
     wb = openpyxl.load_workbook(summary)  # formulas, not values: a formula would show here
     problems = list(wb[PROBLEMS].iter_rows(min_row=1))
-    assert [c.value for c in problems[0]] == PROBLEM_HEADERS
+    assert tuple(c.value for c in problems[0]) == problem_headers(form)
     explained = [r for r in problems[1:] if r[0].value == "扎巴镇" and r[4].value == "已说明"]
     assert explained
     for row in explained:
         assert row[6].value == FORMULA_NOTE and row[6].data_type == "s"
     detail = next(r for r in wb[DETAIL].iter_rows(min_row=3) if r[0].value == "扎巴镇")
-    note = detail[DETAIL_FIXED.index("情况说明")]
+    note = detail[detail_fixed(form).index(note_label(form))]
     assert note.value == FORMULA_NOTE and note.data_type == "s"
     assert not any(
         c.data_type == "f"

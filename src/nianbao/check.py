@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +58,25 @@ def file_issue(code: str, message: str, name: str) -> Issue:
     return Issue(code, ERROR, message, file=name)
 
 
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """The files to check: a folder stands for every file below it; others are kept as given.
+
+    An empty folder is kept as itself (check_file says it holds nothing), so nothing named on the
+    command line disappears from the results.
+    """
+    expanded: list[Path] = []
+    for path in map(Path, paths):
+        found = _files_below(path) if path.is_dir() else [path]
+        expanded += found or [path]
+    return expanded
+
+
+def _files_below(folder: Path) -> list[Path]:
+    from nianbao.collect import find_files  # collect imports this module (and the mail reader)
+
+    return find_files(folder)
+
+
 def check_file(
     path: Path,
     *,
@@ -69,9 +88,22 @@ def check_file(
     """Read and validate one returned file; unreadable files give one file-level issue."""
     form = form or load_form()
     name = name or Path(path).name
+    missing = _missing(Path(path), name)
+    if missing is not None:
+        return FileResult(Path(path), name, issues=[missing])
     return _checked(
         Path(path), name, lambda: read_unit(Path(path), form, name), form, expected_year, previous
     )
+
+
+def _missing(path: Path, name: str) -> Issue | None:
+    """The issue of a path that is no file to read: absent, or a folder with no file in it."""
+    if path.is_dir():
+        what = "其中没有可校验的文件" if not _files_below(path) else "不是年报文件"
+        return file_issue("FILE_UNREADABLE", f"{name} 是文件夹，{what}。", name)
+    if not path.exists():
+        return file_issue("FILE_UNREADABLE", f"找不到文件 {name}，请检查路径是否正确。", name)
+    return None
 
 
 def check_bytes(

@@ -11,10 +11,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 from typer.models import CommandInfo
+
+from nianbao.cli_common import (
+    check_year,
+    console,
+    err,
+    fail,
+    guarded,
+    run,
+    say,
+    with_suffix,
+)
 
 if TYPE_CHECKING:
     from nianbao.check import FileResult
@@ -56,51 +67,52 @@ app = typer.Typer(
     help="政府信息公开工作年度报告：生成模板、校验、收集汇总。",
     cls=LazyGroup,
 )
-console = Console()
-err = Console(stderr=True)
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]错误：[/red]{message}")
-    return typer.Exit(code)
+DEBUG = typer.Option("--debug", help="显示内部错误的详细信息")
 
 
 @app.command()
+@guarded
 def template(
     year: Annotated[int, typer.Option("--year", help="报告年度，如 2025")],
     out: Annotated[Path, typer.Option("--out", help="输出文件（单个单位）或文件夹（名单）")],
     unit: Annotated[str, typer.Option("--unit", help="单位名称（生成一个模板）")] = "",
     roster: Annotated[Path | None, typer.Option("--roster", help="单位名单 .xlsx/.csv")] = None,
     password: Annotated[str, typer.Option("--password", help="工作表保护密码（默认无）")] = "",
+    debug: Annotated[bool, DEBUG] = False,
 ) -> None:
     """生成加锁的年报填报模板（一个单位，或按名单每个单位一个）。"""
     from nianbao.roster import RosterError, read_roster
     from nianbao.template import UnitInfo
     from nianbao.templates_out import write_roster_templates, write_single_template
 
+    check_year(year)
     if roster is None:
+        if out.suffix and not out.is_dir():  # a name without extension is a folder to write in
+            out = with_suffix(out, ".xlsx", "年报模板")
         path = write_single_template(out, year, UnitInfo(unit), password=password)
-        console.print(f"已生成模板：{path}")
+        say(f"已生成模板：{path}")
         return
     try:
         units = read_roster(roster).units
     except RosterError as exc:
         raise fail(str(exc)) from None
     paths = write_roster_templates(out, year, units, password=password)
-    console.print(f"已为 {len(paths)} 个单位生成模板，保存在 {out}")
+    say(f"已为 {len(paths)} 个单位生成模板，保存在 {out}")
 
 
 @app.command()
+@guarded
 def check(
-    files: Annotated[list[Path], typer.Argument(help="要校验的年报文件")],
+    files: Annotated[list[Path], typer.Argument(help="要校验的年报文件（或文件夹）")],
     year: Annotated[int | None, typer.Option("--year", help="应为哪一年度的报告")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出问题")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="显示内部错误的详细信息")] = False,
+    debug: Annotated[bool, DEBUG] = False,
 ) -> None:
-    """校验填好的年报文件：逐个文件显示通过或问题清单。"""
-    from nianbao.check import check_file
+    """校验填好的年报文件：逐个文件显示通过或问题清单；文件夹则校验其中的全部文件。"""
+    from nianbao.check import check_file, expand_paths
 
-    results = [check_file(f, expected_year=year, name=str(f)) for f in files]
+    check_year(year)
+    results = [check_file(f, expected_year=year, name=str(f)) for f in expand_paths(files)]
     if as_json:
         sys.stdout.write(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
         sys.stdout.write("\n")
@@ -110,19 +122,22 @@ def check(
         if len(results) > 1:
             counts = Counter(r.status for r in results)
             summary = "，".join(f"{s} {n}" for s, n in counts.items())
-            console.print(f"共 {len(results)} 个文件：{summary}")
+            say(f"共 {len(results)} 个文件：{summary}")
     bad = any(r.errors or r.report is None for r in results)
     raise typer.Exit(1 if bad else 0)
 
 
 def print_result(result: FileResult, debug: bool = False) -> None:
-    unit = f"（{result.unit}）" if result.unit else ""
+    unit = escape(f"（{result.unit}）" if result.unit else "")
     colour = {"通过": "green", "有提示": "yellow"}.get(result.status, "red")
-    console.print(f"[bold]{result.name}[/bold]{unit}：[{colour}]{result.status}[/{colour}]")
+    console.print(
+        f"[bold]{escape(result.name)}[/bold]{unit}：[{colour}]{result.status}[/{colour}]",
+        soft_wrap=True,
+    )
     if result.issues:
         console.print(issue_table(result.issues))
     if debug and result.debug:
-        err.print(result.debug)
+        err.print(result.debug, markup=False, highlight=False, soft_wrap=True)
 
 
 def issue_table(issues: list[Issue], with_unit: bool = False) -> Table:
@@ -133,17 +148,21 @@ def issue_table(issues: list[Issue], with_unit: bool = False) -> Table:
         table.add_column(name, overflow="fold")
     for i in issues:
         style = "red" if i.is_error else ("dim" if i.explained else "yellow")
-        row = [i.unit] if with_unit else []
-        msg = i.message + (f"\n[dim]情况说明：{i.explanation}[/dim]" if i.explained else "")
-        table.add_row(*row, f"[{style}]{i.status}[/{style}]", i.place, msg, i.code)
+        row = [escape(i.unit)] if with_unit else []
+        msg = escape(i.message)
+        if i.explained:
+            msg += f"\n[dim]{escape(f'情况说明：{i.explanation}')}[/dim]"
+        table.add_row(*row, f"[{style}]{i.status}[/{style}]", escape(i.place), msg, i.code)
     return table
 
 
-def main() -> None:  # pragma: no cover
-    app()
+def main() -> int:
+    """The `nianbao` command: usage errors answered in Chinese; the exit code."""
+    return run(app)
 
 
 @app.command()
+@guarded
 def collect(
     folder: Annotated[Path, typer.Argument(help="存放各单位回传文件的文件夹")],
     roster: Annotated[Path | None, typer.Option("--roster", help="单位名单 .xlsx/.csv")] = None,
@@ -160,5 +179,5 @@ def collect(
     """收集文件夹中的全部回传文件：识别单位、校验、汇总，写出汇总工作簿。"""
     from nianbao.cli_collect import run_collect
 
+    check_year(year)
     raise typer.Exit(run_collect(folder, roster, out, year, unit, previous, debug))
-

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from nianbao.cli_common import console, err, fail, warn
 from nianbao.collect import (
     COUNTED,
     NOT_REPORTED,
@@ -23,8 +26,6 @@ from nianbao.previous import PreviousError, load_previous
 from nianbao.roster import RosterError, read_roster
 from nianbao.summary import file_reason, write_summary
 
-console = Console()
-err = Console(stderr=True)
 DEFAULT_OUT = "年报汇总.xlsx"
 COLOURS = {REPORTED_OK: "green", REPORTED_HINTS: "yellow"}
 
@@ -40,22 +41,23 @@ def run_collect(
 ) -> int:
     """Collect `folder`, write the summary, print the outcome; the exit code (0, 1 or 2)."""
     if not folder.is_dir():
-        err.print(f"[red]错误：[/red]找不到文件夹 {folder}")
+        what = "是文件，不是文件夹（校验单个文件请用 nianbao check）" if folder.exists() else ""
+        fail(f"{folder} {what}" if what else f"找不到文件夹 {folder}，请检查路径。")
         return 2
     target = out or Path(DEFAULT_OUT)
     if _inside(target, folder):
         if out is None:
-            err.print(
-                f"[red]错误：[/red]当前目录就在回传文件夹 {folder} 内，汇总文件会被下次收集当作"
+            fail(
+                f"当前目录就在回传文件夹 {folder} 内，汇总文件会被下次收集当作"
                 "回传文件。请用 --out 指定回传文件夹以外的位置。"
             )
             return 2
-        err.print("[yellow]提示：[/yellow]汇总文件写在回传文件夹内，下次收集前请先移走。")
+        warn("汇总文件写在回传文件夹内，下次收集前请先移走。")
     try:
         roster = read_roster(roster_path) if roster_path else None
         previous = load_previous(previous_path) if previous_path else None
     except (RosterError, PreviousError) as exc:
-        err.print(f"[red]错误：[/red]{exc}")
+        fail(str(exc))
         return 2
     with _progress() as bar:
         task = bar.add_task("读取", total=None)
@@ -64,11 +66,11 @@ def run_collect(
             roster=roster,
             year=year,
             previous=previous,
-            progress=lambda n, total, name: bar.update(task, completed=n, total=total),
+            progress=_advancer(bar, task),
         )
     write_summary(target, coll, unit=unit, year=year)
     print_collection(coll, debug)
-    console.print(f"汇总已写入：[bold]{target}[/bold]")
+    console.print(f"汇总已写入：[bold]{escape(str(target))}[/bold]", soft_wrap=True)
     return 0 if coll.complete else 1
 
 
@@ -77,6 +79,11 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _progress() -> Progress:
+    """A bar refreshed by the progress callback itself.
+
+    Rich would otherwise refresh it from a thread, and a process with a second thread cannot
+    safely fork its workers (parallel._context then starts them the slow way).
+    """
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -84,7 +91,25 @@ def _progress() -> Progress:
         console=err,
         transient=True,
         disable=not err.is_terminal,
+        auto_refresh=False,
     )
+
+
+REFRESH_EVERY = 0.1  # seconds between redraws of the bar
+
+
+def _advancer(bar: Progress, task: TaskID) -> Callable[[int, int, str], None]:
+    """The progress callback: moves the bar, redraws it at most every REFRESH_EVERY."""
+    drawn = [0.0]
+
+    def advance(done: int, total: int, name: str) -> None:
+        bar.update(task, completed=done, total=total)
+        now = time.monotonic()
+        if done == total or now - drawn[0] >= REFRESH_EVERY:
+            bar.refresh()
+            drawn[0] = now
+
+    return advance
 
 
 BRIEF_FROM = 50  # above this many files or units, list only what needs attention
@@ -94,26 +119,27 @@ BRIEF_ROWS = 200  # files or units listed in a brief listing; the summary lists 
 
 def print_collection(coll: Collection, debug: bool = False) -> None:
     """Files and what became of them, the status of every unit, then the counts."""
+    brief = len(coll.outcomes) > BRIEF_FROM  # thousands of rows help nobody on a terminal
+    attention = [o for o in coll.outcomes if not brief or o.fate != COUNTED or o.result.errors]
+    shown = attention[:BRIEF_ROWS] if brief else attention
     files = Table(title="文件", header_style="bold")
     for name in ("文件", "单位", "结果", "说明"):
         files.add_column(name, overflow="fold")
-    brief = len(coll.outcomes) > BRIEF_FROM  # thousands of rows help nobody on a terminal
-    shown = [o for o in coll.outcomes if not brief or o.fate != COUNTED or o.result.errors]
-    shown = shown[:BRIEF_ROWS] if brief else shown
     for o in shown:
-        files.add_row(o.result.name, o.unit, o.fate, file_reason(o))
+        files.add_row(*(escape(t) for t in (o.result.name, o.unit, o.fate, file_reason(o))))
         if debug and o.result.debug:
-            err.print(o.result.debug)
-    console.print(files)
+            err.print(o.result.debug, markup=False, highlight=False, soft_wrap=True)
+    if shown or not brief:
+        console.print(files)
     if brief:
-        console.print(
-            f"（其余 {len(coll.outcomes) - len(shown)} 个文件未列出（已计入且无错误的文件"
-            f"不列出，最多列出 {BRIEF_ROWS} 个），详见汇总工作簿「文件清单」）"
-        )
+        _left_out(
+            f"已计入且无错误的 {len(coll.outcomes) - len(attention)} 个文件未列出",
+            shown, attention, "个文件", "文件清单",
+        )  # fmt: skip
     _print_issues(coll, brief)
     _print_statuses(coll)
     for issue in coll.issues:
-        console.print(f"[yellow]提示：[/yellow]{issue.message}")
+        console.print(f"[yellow]提示：[/yellow]{escape(issue.message)}", soft_wrap=True)
     counts = "，".join(
         f"{s} {coll.count(s)}"
         for s in (REPORTED_OK, REPORTED_HINTS, REPORTED_ERRORS, NOT_REPORTED)
@@ -126,34 +152,41 @@ def print_collection(coll: Collection, debug: bool = False) -> None:
     )
 
 
+def _left_out(first: str, shown: list, attention: list, unit: str, sheet: str) -> None:
+    """One line saying what a brief listing left out and where the summary lists it."""
+    capped = (
+        f"，只列出前 {len(shown)} {unit}（共 {len(attention)} {unit}）"
+        if len(shown) < len(attention)
+        else ""
+    )
+    console.print(escape(f"（{first}{capped}，详见汇总工作簿「{sheet}」）"), soft_wrap=True)
+
+
 def _print_issues(coll: Collection, brief: bool) -> None:
     """Every issue of the summed files; for a large season only the first errors."""
     issues = sort_issues([i for o in coll.summed for i in o.result.issues])
-    listed = [i for i in issues if i.is_error][:BRIEF_ISSUES] if brief else issues
+    errors = [i for i in issues if i.is_error] if brief else issues
+    listed = errors[:BRIEF_ISSUES] if brief else issues
     if listed:
         from nianbao.cli import issue_table
 
         console.print(issue_table(listed, with_unit=True))
-    if len(listed) < len(issues):
-        errors = sum(1 for i in issues if i.is_error)
-        console.print(
-            f"（共 {errors} 条错误、{len(issues) - errors} 条提示，此处只列出前 {len(listed)} 条错误，"
-            "全部问题详见汇总工作簿「问题」表）"
-        )
+    if brief and len(listed) < len(issues):
+        hints = len(issues) - len(errors)
+        _left_out(f"{hints} 条提示未列出", listed, errors, "条错误", "问题")
 
 
 def _print_statuses(coll: Collection) -> None:
     """Every unit's status; for a large season only the units not reported or with errors."""
     brief = len(coll.statuses) > BRIEF_FROM
-    listed = coll.statuses
+    quiet = (REPORTED_OK, REPORTED_HINTS)
+    attention = [s for s in coll.statuses if not brief or s.status not in quiet]
+    listed = attention[:BRIEF_ROWS] if brief else attention
+    if listed or not brief:
+        console.print(_status_table(listed))
     if brief:
-        listed = [s for s in listed if s.status not in (REPORTED_OK, REPORTED_HINTS)][:BRIEF_ROWS]
-    console.print(_status_table(listed))
-    if len(listed) < len(coll.statuses):
-        console.print(
-            f"（其余 {len(coll.statuses) - len(listed)} 个单位未列出（已报且通过、已报有提示的单位"
-            f"不列出，最多列出 {BRIEF_ROWS} 个），详见汇总工作簿「报送情况」）"
-        )
+        first = f"已报且通过、已报有提示的 {len(coll.statuses) - len(attention)} 个单位未列出"
+        _left_out(first, listed, attention, "个单位", "报送情况")
 
 
 def _status_table(statuses: list[UnitStatus]) -> Table:
@@ -165,9 +198,9 @@ def _status_table(statuses: list[UnitStatus]) -> Table:
         colour = COLOURS.get(s.status, "red")
         numbers = (len(r.errors), len(r.open_hints), s.explained) if r else ()
         units.add_row(
-            s.unit.name,
+            escape(s.unit.name),
             f"[{colour}]{s.status}[/{colour}]",
-            r.name if r else "",
+            escape(r.name) if r else "",
             *(str(n) for n in numbers) if r else ("", "", ""),
         )
     return units

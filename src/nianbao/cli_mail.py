@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
+from nianbao.cli_common import check_year, console, err, fail, guarded, say, warn
 from nianbao.mail import (
     Batch,
     Letterhead,
@@ -27,15 +28,9 @@ from nianbao.roster import RosterError, read_roster
 from nianbao.template import UnitInfo
 
 PASSWORD_ENV = "NIANBAO_SMTP_PASSWORD"
-console = Console()
-err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]错误：[/red]{message}", soft_wrap=True)
-    return typer.Exit(code)
-
-
+@guarded
 def mail(
     outbox: Annotated[
         Path,
@@ -75,12 +70,14 @@ def mail(
     status: Annotated[
         Path | None, typer.Option("--status", help="nianbao collect 生成的汇总表")
     ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="显示内部错误的详细信息")] = False,
 ) -> None:
     """按名单给各单位发送（或写成草稿）年报通知和模板；--remind 催报、退回修改。"""
+    check_year(year)
     if drafts is None and not send:
-        raise _fail("请指定 --drafts 文件夹（生成草稿）或 --send（直接发送）。")
+        raise fail("请指定 --drafts 文件夹（生成草稿）或 --send（直接发送）。")
     if interval < 0:
-        raise _fail("--interval 不能为负数。")
+        raise fail("--interval 不能为负数。")
     head = Letterhead(year, sender or _address_of(smtp_user), from_name, reply_to, deadline)
     try:
         if send:
@@ -90,11 +87,11 @@ def mail(
         )
         batch = _batch(outbox, head, roster, _body(body_template), remind, status)
     except (MailError, RosterError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     _show_batch(batch, outbox)
     if drafts is not None:
         paths = write_drafts(batch.messages, drafts)
-        console.print(f"已写出 {len(paths)} 封邮件草稿，保存在 {drafts}")
+        say(f"已写出 {len(paths)} 封邮件草稿，保存在 {drafts}")
     if server is None or not batch.messages:
         return
     password = _password() if smtp_user else ""
@@ -106,10 +103,10 @@ def mail(
             password,
             force=force,
             interval=interval,
-            on_sent=lambda o: console.print(f"已发送：{o.unit} <{o.address}>"),
+            on_sent=lambda o: say(f"已发送：{_who(o)}"),
         )
     except MailError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     _show_report(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -140,7 +137,7 @@ def _body(path: Path | None) -> str | None:
     unknown = unknown_placeholders(text)
     if unknown:
         names = "、".join("{" + u + "}" for u in unknown)
-        err.print(f"[yellow]提示：[/yellow]正文模板中的 {names} 不是可用的占位符，将原样保留。")
+        warn(f"正文模板中的 {names} 不是可用的占位符，将原样保留。")
     return text
 
 
@@ -173,10 +170,10 @@ def _show_batch(batch: Batch, outbox: Path) -> None:
     if batch.no_address:
         console.print(
             f"[yellow]以下 {len(batch.no_address)} 个单位没有可用的邮箱，未生成邮件：[/yellow]"
-            + "、".join(batch.no_address),
+            + escape("、".join(batch.no_address)),
             soft_wrap=True,
         )
-    console.print(f"共 {len(batch.messages)} 封邮件。")
+    say(f"共 {len(batch.messages)} 封邮件。")
 
 
 def _password() -> str:
@@ -185,20 +182,18 @@ def _password() -> str:
 
 def _show_report(report: SendReport) -> None:
     if report.skipped:
-        console.print(
+        say(
             f"{len(report.skipped)} 封此前已发送过（见发送记录），本次未重发；"
             "如需重发请加 --force。"
         )
-    console.print(f"本次发送成功 {len(report.sent)} 封。")
+    say(f"本次发送成功 {len(report.sent)} 封。")
     for out, reason in report.failed:
-        err.print(f"[red]发送失败：[/red]{_who(out)}：{reason}", soft_wrap=True)
+        err.print(f"[red]发送失败：[/red]{escape(f'{_who(out)}：{reason}')}", soft_wrap=True)
     if report.aborted:
-        err.print(f"[red]错误：[/red]{report.aborted}", soft_wrap=True)
+        fail(report.aborted)
         if report.unsent:
             names = "、".join(o.unit for o in report.unsent)
-            err.print(
-                f"尚未发送：{names}。问题解决后再次运行即可，已发送的不会重发。", soft_wrap=True
-            )
+            say(f"尚未发送：{names}。问题解决后再次运行即可，已发送的不会重发。", to=err)
 
 
 def _who(out: Outgoing) -> str:

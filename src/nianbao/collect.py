@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from nianbao.check import HAS_ERRORS, HAS_HINTS, PASSED, FileResult
 from nianbao.form import Form, load_form
 from nianbao.issues import HINT, Issue
+from nianbao.locate import norm
 from nianbao.mail_returns import check_mail, is_mail
 from nianbao.parallel import check_many
 from nianbao.reader import UnitReport
@@ -80,7 +80,7 @@ class Collection:
         out: list[str] = []
         for o in self.summed:
             assert o.result.report is not None
-            out += report_members(o.result.report) or [o.unit]
+            out += list(o.result.report.identity.members) or [o.unit]
         return out
 
     def count(self, status: str) -> int:
@@ -164,21 +164,17 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def normalise(name: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))
-
-
 class Matcher:
     """Roster lookup: by unit code, then by (normalised) name."""
 
     def __init__(self, roster: Roster | None) -> None:
         self.units = list(roster.units) if roster else []
         self.codes = {u.code: u for u in self.units if u.code}
-        self.names = {normalise(u.name): u for u in self.units}
+        self.names = {norm(u.name): u for u in self.units}
 
     def match(self, report: UnitReport) -> tuple[str, bool]:
         ident = report.identity
-        unit = self.codes.get(ident.unit_code) or self.names.get(normalise(ident.unit))
+        unit = self.codes.get(ident.unit_code) or self.names.get(norm(ident.unit))
         if unit:
             return unit.name, True
         return ident.unit or report.file, not self.units  # without a roster every unit counts
@@ -248,7 +244,7 @@ def _apply_previous(coll: Collection, previous: dict[str, UnitReport], year: int
 
     for o in coll.outcomes:
         report = o.result.report
-        prev = previous.get(normalise(o.unit)) if report else None
+        prev = previous.get(norm(o.unit)) if report else None
         if report is not None and prev is not None and _year_before(prev, report):
             o.result.issues = evaluate(report, coll.form, expected_year=year, previous=prev)
 
@@ -267,7 +263,7 @@ def _carry_summaries(coll: Collection) -> None:
         report = o.result.report
         if report is None or report.identity.kind != "summary":
             continue
-        carried = carried_issues(o.result.path, o.result.name)
+        carried = carried_issues(o.result.path, o.result.name, coll.form)
         if carried is not None:
             o.result.issues = summary_issues(o.result.issues, carried, coll.form)
 
@@ -279,7 +275,7 @@ def _double_counted(coll: Collection) -> list[Issue]:
     for o in _summed(coll):
         report = o.result.report
         assert report is not None
-        for member in (*report_members(report), o.unit):
+        for member in (*report.identity.members, o.unit):
             if member in seen and seen[member] != o.result.name:
                 issues.append(
                     Issue(
@@ -293,8 +289,3 @@ def _double_counted(coll: Collection) -> list[Issue]:
                 )
             seen.setdefault(member, o.result.name)
     return issues
-
-
-def report_members(report: UnitReport) -> list[str]:
-    """The units a summary covers (empty for a single unit's return)."""
-    return list(report.identity.members)

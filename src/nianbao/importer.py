@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,12 +18,13 @@ from nianbao.atomic import write_atomic
 from nianbao.form import Form, Table, layout_for, load_form
 from nianbao.importer_sources import Line, SourceError, lines_from_bytes, read_lines
 from nianbao.importer_tables import read_table, unnumbered
+from nianbao.locate import norm
 from nianbao.numbers import is_whole
 from nianbao.report import sections
-from nianbao.rules import compute
 from nianbao.template import UnitInfo, template_bytes
 
 _YEAR_OPENING = re.compile(r"^(\d{4})年度?[，,、]")
+YEAR_UNKNOWN = "全文：标题和正文开头都没有写明年度，未能识别报告年度"
 _TITLE_MAX = 60  # a title is a short line; longer lines are running text that mention it
 EPSILON = 1e-9
 
@@ -34,6 +34,7 @@ __all__ = [
     "import_bytes",
     "import_lines",
     "import_report",
+    "nothing_read",
     "write_workbook",
 ]
 
@@ -49,6 +50,23 @@ class ImportResult:
     texts: dict[str, str] = field(default_factory=dict)  # s1, s5, s6
     problems: list[str] = field(default_factory=list)  # Chinese, each with its place
     source: str = ""
+
+    def set_year(self, year: int) -> None:
+        """The year as the user gave it: the problem of a year not found in the text is gone."""
+        self.year = year
+        self.problems = [p for p in self.problems if p != YEAR_UNKNOWN]
+
+
+def nothing_read(result: ImportResult, form: Form | None = None) -> str:
+    """Why no workbook should be made from `result` ("" when it holds figures to write)."""
+    if result.values:
+        return ""
+    form = form or load_form()
+    tables = "、".join(t.short for t in form.tables)
+    return (
+        f"{result.source} 中没有找到{tables}的任何数字（可能不是{form.name}，或表格是图片），"
+        "未生成工作簿。请提供含文字表格的年报（.docx、.html 或 .txt）。"
+    )
 
 
 def import_report(path: Path, form: Form | None = None) -> ImportResult:
@@ -80,22 +98,18 @@ def import_lines(lines: list[Line], source: str, form: Form | None = None) -> Im
     return result
 
 
-def _nfkc(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-
 def _read_identity(lines: list[Line], form: Form, result: ImportResult) -> int:
     """Unit and year from the title line; returns the title's index (-1 when none)."""
-    name = _nfkc(form.name)
+    name = norm(form.name)
     title = re.compile(rf"^(?P<unit>.*?)(?:(?P<year>\d{{4}})年度?)?{re.escape(name)}$")
     for i, line in enumerate(lines):
-        text = _nfkc(line.text)
+        text = norm(line.text)
         match = title.match(text) if len(text) <= _TITLE_MAX and not line.table_row else None
         if not match:
             continue
         unit = match.group("unit")
-        if not unit and i > 0 and len(_nfkc(lines[i - 1].text)) <= _TITLE_MAX // 2:
-            unit = _nfkc(lines[i - 1].text)  # title broken over two lines
+        if not unit and i > 0 and len(norm(lines[i - 1].text)) <= _TITLE_MAX // 2:
+            unit = norm(lines[i - 1].text)  # title broken over two lines
         result.unit, year = _split_unit(unit)
         result.year = int(match.group("year")) if match.group("year") else year
         return i
@@ -155,7 +169,7 @@ def _fallback(lines: list[Line], regions: dict[str, list[Line]], title_at: int) 
 def _read_year_from_text(first: list[Line], result: ImportResult) -> None:
     """The opening 「2025年，」 of part 一 gives (or confirms) the year."""
     opening = next((ln for ln in first if not ln.table_row), None)
-    match = _YEAR_OPENING.match(_nfkc(opening.text)) if opening else None
+    match = _YEAR_OPENING.match(norm(opening.text)) if opening else None
     if match and result.year is None:
         result.year = int(match.group(1))
     elif match and int(match.group(1)) != result.year:
@@ -164,7 +178,7 @@ def _read_year_from_text(first: list[Line], result: ImportResult) -> None:
             "已按标题的年度读取，请核实"
         )
     if result.year is None:
-        result.problems.append("全文：标题和正文开头都没有写明年度，未能识别报告年度")
+        result.problems.append(YEAR_UNKNOWN)
 
 
 def write_workbook(result: ImportResult, out: Path, form: Form | None = None) -> Path:
@@ -180,7 +194,7 @@ def write_workbook(result: ImportResult, out: Path, form: Form | None = None) ->
     wb = openpyxl.load_workbook(io.BytesIO(template_bytes(result.year, UnitInfo(result.unit))))
     for fid, value in result.values.items():
         _put(wb, lay.fields[fid], _cell_value(value, form.by_id[fid].kind))
-    computed = compute(form, result.values)
+    computed = form.compute(result.values)
     for fid, stored in result.stored_totals.items():
         if abs(stored - computed[fid]) > EPSILON:
             _put(wb, lay.fields[fid], _cell_value(stored, "count"))

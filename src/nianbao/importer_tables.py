@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from nianbao.form import Table
 from nianbao.form.model import Axis, Block
 from nianbao.importer_sources import Line
+from nianbao.locate import norm
 from nianbao.numbers import parse_number
 
 _NUMBERING = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\([一二三四五六七八九十]+\)|\d{1,2}\.)")
@@ -40,8 +41,7 @@ OLD_FORM_MARKERS = (
 
 def key(text: str) -> str:
     """Label text compared loosely: NFKC, no white space, 「1、」 read as 「1.」."""
-    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-    return re.sub(r"(?<![\d.])(\d{1,2})、", r"\1.", text)
+    return re.sub(r"(?<![\d.])(\d{1,2})、", r"\1.", norm(text))
 
 
 def unnumbered(text: str) -> str:

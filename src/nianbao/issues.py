@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
+from nianbao.form.model import MANDATORY
+
 IssueSeverity = Literal["错误", "提示"]
 ERROR: IssueSeverity = "错误"
 HINT: IssueSeverity = "提示"
 
 
 def severity_of(rule_severity: str) -> IssueSeverity:
-    """强制 rules give 错误, 提示 rules give 提示."""
-    return ERROR if rule_severity in ("强制", ERROR) else HINT
+    """强制 (MANDATORY) rules give 错误, 提示 (ADVISORY) rules give 提示."""
+    return ERROR if rule_severity in (MANDATORY, ERROR) else HINT
 
 
 @dataclass(frozen=True)
@@ -52,5 +54,9 @@ class Issue:
 
 
 def sort_issues(issues: list[Issue]) -> list[Issue]:
-    """Errors first, then by sheet and cell order of appearance."""
+    """Errors first, then open hints, then explained ones; otherwise in the order found.
+
+    The sort is stable: within each group, issues keep the order of the files and of the rules
+    that found them (the declaration's order), which is the order a person fixes them in.
+    """
     return sorted(issues, key=lambda i: (not i.is_error, i.explained))

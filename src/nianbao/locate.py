@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from nianbao.form import Form, Layout, Table
 from nianbao.form.layout import Label
@@ -51,24 +51,23 @@ def locate_table(grid: Grid, table: Table, form: Form, lay: Layout) -> Located:
 
 
 Template = tuple[list[tuple[Label, str, str]], dict[str, tuple[int, int]]]
-_templates: dict[tuple[int, int, str], tuple[Form, Layout, Template]] = {}
 
 
 def _template_of(table: Table, form: Form, lay: Layout) -> Template:
     """The labels to compare (with normalised text) and the template's cells, once per table."""
-    key = (id(form), id(lay), table.id)
-    hit = _templates.get(key)
-    if hit is not None and hit[0] is form and hit[1] is lay:
-        return hit[2]
+    return _template(form, lay, table.id)  # keyed by id: hashing a Table hashes all its labels
+
+
+@cache  # Form and Layout hash by identity
+def _template(form: Form, lay: Layout, table_id: str) -> Template:
+    table = form.table(table_id)
     labels = [(lab, lab.text, norm(lab.text)) for lab in lay.labels_of(table.sheet)]
     cells = {
         f.id: (lay.fields[f.id].row, lay.fields[f.id].col)
         for f in form.fields
         if f.table == table.id
     }
-    found = ([x for x in labels if x[0].role != "check"], cells)
-    _templates[key] = (form, lay, found)
-    return found
+    return [x for x in labels if x[0].role != "check"], cells
 
 
 def _same(grid: Grid, lab: Label, text: str, key: str) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 import openpyxl
 
 from nianbao.atomic import write_bytes_atomic
+from nianbao.issues import ERROR
 from nianbao.mail_extract import Attachment, MailContents, extract_workbooks, read_mail
 from nianbao.mail_send import (
     LOG_NAME,
@@ -31,6 +32,18 @@ from nianbao.mail_send import (
     send_all,
 )
 from nianbao.roster import safe_filename
+from nianbao.summary_format import (
+    PROBLEM_LEVEL,
+    PROBLEM_PLACE,
+    PROBLEM_TEXT,
+    PROBLEM_UNIT,
+    PROBLEMS,
+    STATUS,
+    STATUS_CODE,
+    STATUS_EMAIL,
+    STATUS_STATE,
+    STATUS_UNIT,
+)
 from nianbao.template import UnitInfo
 from nianbao.templates_out import roster_template_path
 
@@ -65,7 +78,7 @@ SUBJECTS = {
     REMIND: "关于催报{year}年度政府信息公开工作年度报告的通知（{unit}）",
     CORRECT: "关于修改{year}年度政府信息公开工作年度报告的通知（{unit}）",
 }
-NOT_SENT, HAS_ERRORS, ERROR = "未报", "已报有错误", "错误"
+NOT_SENT, HAS_ERRORS = "未报", "已报有错误"
 PLACEHOLDERS = frozenset(
     (
         "单位名称",
@@ -81,6 +94,8 @@ PLACEHOLDERS = frozenset(
 )
 _PLACEHOLDER = re.compile(r"\{([^{}\s]{1,12})\}")
 _ADDRESS_SPLIT = re.compile(r"[;,，；、\s]+")
+_STATUS_READ = (STATUS_UNIT, STATUS_CODE, STATUS_STATE, STATUS_EMAIL)
+_PROBLEMS_READ = (PROBLEM_UNIT, PROBLEM_PLACE, PROBLEM_LEVEL, PROBLEM_TEXT)
 MAX_LISTED = 50  # problems listed in one reminder; a longer list helps nobody
 
 
@@ -219,24 +234,24 @@ def read_status(path: Path) -> list[StatusRow]:
             f"汇总表 {path.name} 无法打开，请指定 nianbao collect 生成的汇总表。"
         ) from exc
     try:
-        units = _sheet_rows(wb, path, "报送情况", ("单位名称", "单位代码", "状态", "邮箱"))
-        problems = _sheet_rows(wb, path, "问题", ("单位", "位置", "级别", "问题"))
+        units = _sheet_rows(wb, path, STATUS, _STATUS_READ)
+        problems = _sheet_rows(wb, path, PROBLEMS, _PROBLEMS_READ)
     finally:
         wb.close()
     errors: dict[str, list[tuple[str, str]]] = {}
     for p in problems:
-        if p["级别"] == ERROR:
-            errors.setdefault(p["单位"], []).append((p["位置"], p["问题"]))
+        if p[PROBLEM_LEVEL] == ERROR:
+            errors.setdefault(p[PROBLEM_UNIT], []).append((p[PROBLEM_PLACE], p[PROBLEM_TEXT]))
     return [
         StatusRow(
-            u["单位名称"],
-            u["单位代码"],
-            u["状态"],
-            u["邮箱"],
-            tuple(errors.get(u["单位名称"]) or errors.get(u["单位代码"]) or ()),
+            u[STATUS_UNIT],
+            u[STATUS_CODE],
+            u[STATUS_STATE],
+            u[STATUS_EMAIL],
+            tuple(errors.get(u[STATUS_UNIT]) or errors.get(u[STATUS_CODE]) or ()),
         )
         for u in units
-        if u["单位名称"]
+        if u[STATUS_UNIT]
     ]
 
 

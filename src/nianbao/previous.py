@@ -7,13 +7,13 @@ from pathlib import Path
 
 import python_calamine as calamine
 
-from nianbao.collect import COUNTED, collect, normalise
+from nianbao.collect import COUNTED, collect
 from nianbao.files import FileProblem, open_returned
 from nianbao.form import Form, load_form
+from nianbao.locate import norm
 from nianbao.numbers import parse_number
 from nianbao.reader import Identity, UnitReport
-
-DETAIL = "明细"
+from nianbao.summary_format import DETAIL, DETAIL_FIRST_ROW, DETAIL_ID_ROW, DETAIL_UNIT_COL
 
 
 class PreviousError(Exception):
@@ -27,7 +27,7 @@ def load_previous(path: Path, form: Form | None = None) -> dict[str, UnitReport]
     if path.is_dir():
         coll = collect(path, form=form)
         return {
-            normalise(o.unit): o.result.report
+            norm(o.unit): o.result.report
             for o in coll.outcomes
             if o.fate == COUNTED and o.result.report
         }
@@ -47,19 +47,19 @@ def _from_summary(path: Path, form: Form) -> dict[str, UnitReport]:
             f"上年数据 {path.name} 不是 nianbao 生成的汇总文件（找不到「{DETAIL}」工作表）。"
             "请提供上年汇总文件或上年回传文件所在文件夹。"
         ) from exc
-    if len(rows) < 2:
+    if len(rows) < DETAIL_FIRST_ROW:
         return {}
-    ids = [str(x) for x in rows[1]]
+    ids = [str(x) for x in rows[DETAIL_ID_ROW]]
     out: dict[str, UnitReport] = {}
-    for row in rows[2:]:
-        unit = str(row[0]).strip()
+    for row in rows[DETAIL_FIRST_ROW:]:
+        unit = str(row[DETAIL_UNIT_COL]).strip()
         if not unit:
             continue
         report = UnitReport(path.name, Identity(year=year, unit=unit, source="summary"))
         for col, fid in enumerate(ids):
             if fid in form.by_id and not form.by_id[fid].is_total:
                 report.parsed[fid] = parse_number(row[col] if col < len(row) else None)
-        out[normalise(unit)] = report
+        out[norm(unit)] = report
     return out
 
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import io
 import re
-import struct
 import tempfile
 import zipfile
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -19,7 +16,8 @@ from nianbao import office
 from nianbao.files import FileProblem, Format, Opened, open_bytes, open_returned
 from nianbao.form import Form, Layout, Table, layout_for, load_form
 from nianbao.form.layout import a1
-from nianbao.integrity import formula_changes, identity_from_custom, read_signals
+from nianbao.formula_check import formula_changes
+from nianbao.integrity import identity_from_custom, read_signals
 from nianbao.issues import ERROR, HINT, Issue
 from nianbao.locate import (
     EXACT,
@@ -33,13 +31,11 @@ from nianbao.locate import (
     text_cells,
 )
 from nianbao.numbers import Parsed, parse_number
+from nianbao.prolog import DOCTYPE_MARKERS as _DOCTYPE
+from nianbao.prolog import ELEMENT as _ELEMENT
+from nianbao.prolog import PROLOG_LIMIT, declares_doctype_raw
 
 MAX_SHEETS = 30  # a report has five; more is a workbook that is not a report
-PROLOG_LIMIT = 1024 * 1024
-_ELEMENT = re.compile(rb"<(?![?!])")
-_DOCTYPE = tuple(
-    s.encode(enc) for s in ("<!DOCTYPE", "<!ENTITY") for enc in ("ascii", "utf-16-le", "utf-16-be")
-)
 _OFFICE_KINDS = {Format.HTML: "网页（HTML）", Format.XML2003: "Excel 2003 XML"}
 
 
@@ -130,7 +126,7 @@ def reject_doctype(data: bytes) -> None:
         for info in zf.infolist():
             if info.is_dir():
                 continue
-            declares = _declares_doctype_raw(data, info)  # None: an unusual member
+            declares = declares_doctype_raw(data, info)  # None: an unusual member
             if declares is None:
                 declares = _declares_doctype(zf, info)
             if declares:
@@ -155,76 +151,6 @@ def _declares_doctype(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
     except Exception:  # a broken member is calamine's to report as a damaged file
         return False
     return element is None or any(d in head for d in _DOCTYPE)
-
-
-def _declares_doctype_raw(data: bytes, info: zipfile.ZipInfo) -> bool | None:
-    """_declares_doctype for a plain stored or deflated member, inflating straight from `data`.
-
-    zipfile's per-member reader costs more than the inflating itself, for every part of every
-    file. The prolog grows in the same steps as there, so that the answer is the same; any
-    other member (encrypted, another compression, an odd local header) returns None.
-    """
-    start = info.header_offset
-    header = data[start : start + 30]
-    if (
-        info.flag_bits & 0x1
-        or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-        or len(header) < 30
-        or header[:4] != b"PK\x03\x04"
-    ):
-        return None
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    begin = start + 30 + name_len + extra_len
-    if data[start + 30 : start + 30 + name_len] != info.orig_filename.encode(
-        "utf-8" if info.flag_bits & 0x800 else "cp437"
-    ):
-        return None  # zipfile refuses such a member: leave it to the general path
-    raw = data[begin : begin + info.compress_size]
-    if len(raw) < info.compress_size:
-        return None  # truncated: zipfile's own errors decide
-    if info.compress_type == zipfile.ZIP_STORED:
-        return _prolog_declares(lambda n, got: raw[got : got + n], lambda got: got >= len(raw), info)
-    inflater = zlib.decompressobj(-15)
-    pending = [raw]
-
-    def more(n: int, got: int) -> bytes:
-        out = inflater.decompress(pending[0], n)
-        pending[0] = inflater.unconsumed_tail
-        return out
-
-    try:
-        return _prolog_declares(more, lambda got: inflater.eof or not pending[0], info)
-    except zlib.error:
-        return False  # a broken member is calamine's to report as a damaged file
-
-
-def _prolog_declares(
-    read: Callable[[int, int], bytes], exhausted: Callable[[int], bool], info: zipfile.ZipInfo
-) -> bool:
-    """The decision of _declares_doctype over `read(n, bytes so far)` → the next n bytes.
-
-    As there, a member read to its end must match its CRC (zipfile raises otherwise: False).
-    """
-    head, element = b"", None
-    while element is None and len(head) < PROLOG_LIMIT:
-        want = max(4096, len(head))
-        chunk = b""
-        while len(chunk) < want:  # a full chunk, as ZipExtFile.read(n) gives
-            part = read(want - len(chunk), len(head) + len(chunk))
-            if not part:
-                break
-            chunk += part
-        head += chunk
-        if exhausted(len(head)) and zlib.crc32(head) != info.CRC:
-            return False
-        if not chunk:
-            return _has_doctype(head)
-        element = _ELEMENT.search(head.replace(b"\x00", b""))
-    return element is None or _has_doctype(head)
-
-
-def _has_doctype(head: bytes) -> bool:
-    return b"!" in head and any(d in head for d in _DOCTYPE)  # each marker has a "!" byte
 
 
 def _through_office(opened: Opened) -> bytes:

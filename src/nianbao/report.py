@@ -38,7 +38,6 @@ from nianbao.report_docx import (
     text_width,
     write_cell,
 )
-from nianbao.rules import compute
 
 NUMERALS = "一二三四五六七八九十"
 SMALL_TABLE_COLUMNS = 5  # wider tables use the smaller table font
@@ -103,7 +102,7 @@ def report_data(path: Path, form: Form | None = None) -> ReportData:
         )
     if unit.identity.year is None:
         raise ReportError("无法确定报告年度（工作簿缺少模板标识和标题中的年度）。")
-    return ReportData(unit.unit, unit.identity.year, compute(form, unit.values), unit.texts)
+    return ReportData(unit.unit, unit.identity.year, form.compute(unit.values), unit.texts)
 
 
 def build_document(data: ReportData, form: Form | None = None) -> Document:

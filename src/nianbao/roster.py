@@ -107,12 +107,14 @@ def _cell(value: object) -> str:
 
 
 def _rows(path: Path) -> list[list[object]]:
+    if path.is_dir():  # Windows reports reading a folder as PermissionError: say it first
+        raise RosterError(f"{path} 是文件夹，请用 --roster 指定名单文件（.xlsx 或 .csv）。")
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise RosterError(f"无法打开名单文件 {path}：{exc.strerror or exc}") from exc
+        raise RosterError(f"无法打开名单文件 {path}：{_why(exc)}。") from exc
     if path.suffix.lower() == ".csv":
-        return [list(r) for r in csv.reader(io.StringIO(_decode(data)))]
+        return [list(r) for r in csv.reader(io.StringIO(_decode(data, path)))]
     try:
         wb = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
         return wb.get_sheet_by_index(0).to_python(skip_empty_area=False)
@@ -120,13 +122,24 @@ def _rows(path: Path) -> list[list[object]]:
         raise RosterError(f"名单文件 {path.name} 无法读取：请使用 .xlsx 或 .csv 格式。") from exc
 
 
-def _decode(data: bytes) -> str:
+def _why(exc: OSError) -> str:
+    """The reason in Chinese: the system's own text is English on most systems."""
+    if isinstance(exc, FileNotFoundError):
+        return "文件不存在，请检查路径和文件名"
+    if isinstance(exc, PermissionError):
+        return "没有读取权限，或该文件正被其他程序独占打开"
+    if isinstance(exc, IsADirectoryError):
+        return "这是文件夹，不是名单文件"
+    return f"读取失败（{type(exc).__name__}）"
+
+
+def _decode(data: bytes, path: Path) -> str:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise RosterError("名单 CSV 文件的编码无法识别，请另存为 UTF-8 编码。")
+    raise RosterError(f"名单文件 {path.name} 的编码无法识别，请另存为 UTF-8 编码的 CSV。")
 
 
 def safe_filename(name: str) -> str:

@@ -17,11 +17,6 @@ EPSILON = 1e-9
 EMPTY_TEXTS = frozenset({"", "无", "无。", "暂无", "/", "—"})
 
 
-def compute(form: Form, values: dict[str, float]) -> dict[str, float]:
-    """Every field of the form: the inputs as given (missing = 0) and the totals recomputed."""
-    return form.compute(values)
-
-
 # What each rule looks at, worked out once per form rather than for every file checked.
 @cache
 def _inputs_of_kind(form: Form, kind: str) -> tuple[str, ...]:
@@ -59,25 +54,28 @@ class Context:
     expected_year: int | None
 
     def issue(self, rule: Rule, fid: str | None = None, **numbers: object) -> Issue:
-        text = rule.message.format(**{k: _fmt(v) for k, v in numbers.items()})
-        sheet = cell = ""
-        if fid:
-            place = self.report.cells.get(fid) or self.lay.fields[fid].ref
-            sheet, cell = place.split("!")
-            text = f"{self._describe(fid, cell)}：{text}"
-        return Issue(
-            rule.code,
-            severity_of(rule.severity),
-            text,
-            self.report.unit,
-            self.report.file,
-            sheet,
-            cell,
-        )
+        """An issue at a field: its description (at the address read) before the message."""
+        if not fid:
+            return self.at(rule, _message(rule, numbers))
+        place = self.report.cells.get(fid) or self.lay.fields[fid].ref
+        sheet, cell = place.split("!")
+        text = f"{self.lay.describe(fid, cell)}：{_message(rule, numbers)}"
+        return self.at(rule, text, sheet, cell)
 
-    def _describe(self, fid: str, cell: str) -> str:
-        template_cell = self.lay.fields[fid].a1
-        return self.lay.describe(fid).replace(f"（{template_cell}）", f"（{cell}）")
+    def text_issue(self, rule: Rule, tid: str, **numbers: object) -> Issue:
+        """An issue at a header or text section, its label in the message."""
+        cell = self.lay.texts[tid].cell
+        label = self.form.text_fields[tid].label
+        return self.at(rule, _message(rule, numbers, label=label), cell.sheet, cell.a1)
+
+    def at(self, rule: Rule, message: str, sheet: str = "", cell: str = "") -> Issue:
+        """The one place an Issue of a rule is made."""
+        severity = severity_of(rule.severity)
+        return Issue(rule.code, severity, message, self.report.unit, self.report.file, sheet, cell)
+
+
+def _message(rule: Rule, numbers: dict[str, object], **texts: str) -> str:
+    return rule.message.format(**texts, **{k: _fmt(v) for k, v in numbers.items()})
 
 
 def _fmt(value: object) -> str:
@@ -96,9 +94,9 @@ def evaluate(
         form,
         layout_for(form),
         report,
-        compute(form, report.values),
+        form.compute(report.values),
         previous,
-        compute(form, previous.values) if previous and previous.readable else None,
+        form.compute(previous.values) if previous and previous.readable else None,
         expected_year,
     )
     issues = [i.for_unit(report.unit, report.file) for i in report.issues]
@@ -169,33 +167,35 @@ def previous_equals(ctx: Context, rule: Rule) -> Iterator[Issue]:
             yield ctx.issue(rule, f.id, value=value, previous=prev)
 
 
-def _continuity_rows(ctx: Context, rule: Rule) -> Iterator[tuple[str, dict[str, float]]]:
+def _continuity_rows(ctx: Context, rule: Rule) -> Iterator[tuple[dict[str, str], dict[str, float]]]:
+    """Per declared row: the ids of its valid/issued/abolished cells, and their figures."""
     if ctx.previous_values is None:
         return
+    v, p = ctx.values, ctx.previous_values
     for row in rule.get("rows"):
-        v, p = ctx.values, ctx.previous_values
+        ids = {key: f"{row}.{rule.get(key)}" for key in ("valid", "issued", "abolished")}
         yield (
-            row,
+            ids,
             {
-                "value": v[f"{row}.valid"],
-                "previous": p[f"{row}.valid"],
-                "issued": v[f"{row}.issued"],
-                "abolished": v[f"{row}.abolished"],
+                "value": v[ids["valid"]],
+                "previous": p[ids["valid"]],
+                "issued": v[ids["issued"]],
+                "abolished": v[ids["abolished"]],
             },
         )
 
 
 def previous_continuity(ctx: Context, rule: Rule) -> Iterator[Issue]:
-    for row, n in _continuity_rows(ctx, rule):
+    for ids, n in _continuity_rows(ctx, rule):
         expected = n["previous"] + n["issued"] - n["abolished"]
         if abs(n["value"] - expected) > EPSILON:
-            yield ctx.issue(rule, f"{row}.valid", expected=expected, **n)
+            yield ctx.issue(rule, ids["valid"], expected=expected, **n)
 
 
 def previous_abolished(ctx: Context, rule: Rule) -> Iterator[Issue]:
-    for row, n in _continuity_rows(ctx, rule):
+    for ids, n in _continuity_rows(ctx, rule):
         if n["abolished"] > n["previous"] + n["issued"] + EPSILON:
-            yield ctx.issue(rule, f"{row}.abolished", **n)
+            yield ctx.issue(rule, ids["abolished"], **n)
 
 
 def previous_ratio(ctx: Context, rule: Rule) -> Iterator[Issue]:
@@ -222,29 +222,7 @@ def table_blank(ctx: Context, rule: Rule) -> Iterator[Issue]:
     for table, ids in _table_inputs(ctx.form):
         parsed = [p for fid, p in ctx.report.parsed.items() if fid in ids]
         if parsed and all(p.status == "blank" for p in parsed):
-            yield Issue(
-                rule.code,
-                severity_of(rule.severity),
-                f"{table.short}：{rule.message}",
-                ctx.report.unit,
-                ctx.report.file,
-                table.sheet,
-            )
-
-
-def _text_issue(ctx: Context, rule: Rule, tid: str, **numbers: object) -> Issue:
-    tc = ctx.lay.texts[tid]
-    label = ctx.form.text_fields[tid].label
-    text = rule.message.format(label=label, **{k: _fmt(v) for k, v in numbers.items()})
-    return Issue(
-        rule.code,
-        severity_of(rule.severity),
-        text,
-        ctx.report.unit,
-        ctx.report.file,
-        tc.cell.sheet,
-        tc.cell.a1,
-    )
+            yield ctx.at(rule, f"{table.short}：{rule.message}", table.sheet)
 
 
 def text_required(ctx: Context, rule: Rule) -> Iterator[Issue]:
@@ -252,19 +230,19 @@ def text_required(ctx: Context, rule: Rule) -> Iterator[Issue]:
     published = ctx.report.identity.source == "published"
     for tid in (*rule.get("texts", ()), *(() if published else rule.get("headers", ()))):
         if ctx.report.texts.get(tid, "").strip() in EMPTY_TEXTS:
-            yield _text_issue(ctx, rule, tid)
+            yield ctx.text_issue(rule, tid)
 
 
 def text_mentions(ctx: Context, rule: Rule) -> Iterator[Issue]:
     text = ctx.report.texts.get(rule.get("text"), "").strip()
     if text not in EMPTY_TEXTS and not any(w in text for w in rule.get("words")):
-        yield _text_issue(ctx, rule, rule.get("text"))
+        yield ctx.text_issue(rule, rule.get("text"))
 
 
 def text_max_length(ctx: Context, rule: Rule) -> Iterator[Issue]:
     text = re.sub(r"\s", "", ctx.report.texts.get(rule.get("text"), ""))
     if len(text) > rule.get("limit"):
-        yield _text_issue(ctx, rule, rule.get("text"), length=len(text), limit=rule.get("limit"))
+        yield ctx.text_issue(rule, rule.get("text"), length=len(text), limit=rule.get("limit"))
 
 
 def text_same_as_previous(ctx: Context, rule: Rule) -> Iterator[Issue]:
@@ -272,7 +250,7 @@ def text_same_as_previous(ctx: Context, rule: Rule) -> Iterator[Issue]:
     now = re.sub(r"\s", "", ctx.report.texts.get(tid, ""))
     before = re.sub(r"\s", "", ctx.previous.texts.get(tid, "")) if ctx.previous else ""
     if now and now not in EMPTY_TEXTS and now == before:
-        yield _text_issue(ctx, rule, tid)
+        yield ctx.text_issue(rule, tid)
 
 
 def text_number(ctx: Context, rule: Rule) -> Iterator[Issue]:
@@ -280,22 +258,15 @@ def text_number(ctx: Context, rule: Rule) -> Iterator[Issue]:
     match = re.search(rule.get("pattern"), text)
     value = ctx.values[rule.get("field")]
     if match and ctx.report.readable and abs(float(match.group(1)) - value) > EPSILON:
-        yield _text_issue(ctx, rule, rule.get("text"), stated=match.group(1), value=value)
+        yield ctx.text_issue(rule, rule.get("text"), stated=match.group(1), value=value)
 
 
 def year_matches(ctx: Context, rule: Rule) -> Iterator[Issue]:
     found = ctx.report.identity.year
     if ctx.expected_year is not None and found is not None and found != ctx.expected_year:
         title = ctx.lay.title  # the year a person sees is in the title
-        yield Issue(
-            rule.code,
-            severity_of(rule.severity),
-            rule.message.format(found=found, expected=ctx.expected_year),
-            ctx.report.unit,
-            ctx.report.file,
-            title.sheet if title else "",
-            title.a1 if title else "",
-        )
+        message = _message(rule, {"found": found, "expected": ctx.expected_year})
+        yield ctx.at(rule, message, title.sheet if title else "", title.a1 if title else "")
 
 
 CHECKS: dict[str, Checker] = {

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import xlsxwriter
@@ -23,40 +25,29 @@ from nianbao.collect import (
 )
 from nianbao.form import layout_for
 from nianbao.issues import Issue, sort_issues
-from nianbao.rules import compute
-from nianbao.summary_charts import NEW_TOTAL, add_charts
+from nianbao.parallel import no_cyclic_gc
+from nianbao.summary_charts import add_charts
+from nianbao.summary_format import (
+    CHARTS,
+    DETAIL,
+    DETAIL_FIRST_ROW,
+    DETAIL_ID_ROW,
+    FILE_HEADERS,
+    FILES,
+    OVERVIEW,
+    PROBLEMS,
+    STATUS,
+    STATUS_HEADERS,
+    detail_fixed,
+    problem_headers,
+)
 from nianbao.summary_overview import write_overview
-from nianbao.summary_read import PROBLEM_HEADERS
 from nianbao.summary_rows import NumberRowsSheet
 from nianbao.summary_styles import Formats
 from nianbao.template import Contents, UnitInfo, build_report_sheets, meta_fields
 
-OVERVIEW, DETAIL, PROBLEMS, STATUS, FILES, CHARTS = (
-    "汇总",
-    "明细",
-    "问题",
-    "报送情况",
-    "文件清单",
-    "图表",
-)
-STATUS_HEADERS = [
-    "单位名称",
-    "单位代码",
-    "类别",
-    "上级单位",
-    "状态",
-    "联系人",
-    "邮箱",
-    "文件",
-    "错误数",
-    "提示数",
-    "已说明数",
-    "说明",
-]
 PROBLEM_WIDTHS = [16, 24, 12, 16, 7, 60, 40]
-FILE_HEADERS = ["文件", "单位", "结果", "说明", "SHA-256"]
 FILE_WIDTHS = [36, 18, 12, 60]
-DETAIL_FIXED = ["单位名称", "单位代码", "类别", "状态", "文件", "SHA-256", "情况说明"]
 WB_OPTIONS = {
     "in_memory": True,
     "strings_to_formulas": False,
@@ -67,6 +58,11 @@ WB_OPTIONS = {
 
 def summary_bytes(coll: Collection, *, unit: str = "", year: int | None = None) -> bytes:
     """The summary workbook as .xlsx bytes."""
+    with no_cyclic_gc():
+        return _summary_bytes(coll, unit, year)
+
+
+def _summary_bytes(coll: Collection, unit: str, year: int | None) -> bytes:
     form = coll.form
     year = year or coll.year or _common_year(coll) or 0
     office = UnitInfo(unit or _common_parent(coll))
@@ -122,13 +118,19 @@ def wrapped_height(cells: list[str], widths: list[float]) -> float:
     """Row height for wrapped text: Excel and LibreOffice do not grow rows written by XlsxWriter."""
     # A CJK character takes about two width units; ASCII about one.
     lines = max(
-        math.ceil(sum(2 if ord(ch) > 0x2E7F else 1 for ch in text) / max(width - 1, 1)) or 1
-        for text, width in zip(cells, widths)
+        math.ceil(_text_width(text) / max(width - 1, 1)) or 1 for text, width in zip(cells, widths)
     )
     return 14.0 * lines + 3
 
 
-def _header(ws: Worksheet, headers: list[str], f: Formats, widths: list[float]) -> None:
+_WIDE = re.compile("[\u2e80-\U0010ffff]")  # characters two units wide (ord > 0x2E7F)
+
+
+def _text_width(text: str) -> int:
+    return len(text) + len(_WIDE.findall(text))
+
+
+def _header(ws: Worksheet, headers: Sequence[str], f: Formats, widths: list[float]) -> None:
     for col, (name, width) in enumerate(zip(headers, widths)):
         ws.write_string(0, col, name, f.head)
         ws.set_column(col, col, width)
@@ -152,13 +154,14 @@ def _detail(ws: NumberRowsSheet, coll: Collection, f: Formats) -> list[tuple[str
     form, lay = coll.form, layout_for(coll.form)
     new_totals: list[tuple[str, float]] = []
     fields = list(form.fields)
-    headers = DETAIL_FIXED + [lay.describe(x.id).split("（")[0] for x in fields]
+    fixed = detail_fixed(form)
+    headers = [*fixed, *(lay.describe(x.id, address=False) for x in fields)]
     _header(ws, headers, f, [14, 10, 8, 10, 24, 20, 30] + [12.0] * len(fields))
     ws.set_row(0, 60)
-    for col, fid in enumerate([x.id for x in fields], start=len(DETAIL_FIXED)):
-        ws.write_string(1, col, fid, f.ids)
-    ws.set_row(1, None, None, {"hidden": True})
-    row = 2
+    for col, fid in enumerate([x.id for x in fields], start=len(fixed)):
+        ws.write_string(DETAIL_ID_ROW, col, fid, f.ids)
+    ws.set_row(DETAIL_ID_ROW, None, None, {"hidden": True})
+    row = DETAIL_FIRST_ROW
     for o in coll.summed:
         report = o.result.report
         assert report is not None
@@ -176,18 +179,18 @@ def _detail(ws: NumberRowsSheet, coll: Collection, f: Formats) -> list[tuple[str
             ]
         ):
             ws.write_string(row, col, text, f.for_status(status) if col == 3 else f.cell)
-        values = compute(form, report.values)
-        ws.write_numbers(row, len(DETAIL_FIXED), [values[x.id] for x in fields])
-        new_totals.append((o.unit, values.get(NEW_TOTAL, 0.0)))
+        values = form.compute(report.values)
+        ws.write_numbers(row, len(fixed), [values[x.id] for x in fields])
+        new_totals.append((o.unit, values.get(form.summary.chart_field, 0.0)))
         row += 1
-    ws.freeze_panes(2, 1)
+    ws.freeze_panes(DETAIL_FIRST_ROW, 1)
     ws.autofilter(0, 0, max(row - 1, 1), len(headers) - 1)
     # 150 figure columns print as dozens of unreadable pages: print the units, look the rest up.
     _print_setup(
         ws,
         "明细（打印范围只含单位信息列，各项数字请在 Excel 中查看）",
         row - 1,
-        len(DETAIL_FIXED) - 1,
+        len(fixed) - 1,
     )
     return new_totals
 
@@ -199,7 +202,8 @@ def all_issues(coll: Collection) -> list[Issue]:
 
 
 def _problems(ws: Worksheet, coll: Collection, f: Formats) -> None:
-    _header(ws, PROBLEM_HEADERS, f, PROBLEM_WIDTHS)
+    headers = problem_headers(coll.form)
+    _header(ws, headers, f, PROBLEM_WIDTHS)
     row = 1
     for issue in all_issues(coll):
         cells = [
@@ -215,8 +219,8 @@ def _problems(ws: Worksheet, coll: Collection, f: Formats) -> None:
             ws.write_string(row, col, text, f.for_status(issue.status) if col == 4 else f.text)
         ws.set_row(row, wrapped_height(cells, PROBLEM_WIDTHS))
         row += 1
-    ws.autofilter(0, 0, max(row - 1, 1), len(PROBLEM_HEADERS) - 1)
-    _print_setup(ws, PROBLEMS, row - 1, len(PROBLEM_HEADERS) - 1)
+    ws.autofilter(0, 0, max(row - 1, 1), len(headers) - 1)
+    _print_setup(ws, PROBLEMS, row - 1, len(headers) - 1)
 
 
 def _status(ws: Worksheet, statuses: list[UnitStatus], f: Formats) -> None:

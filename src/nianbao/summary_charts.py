@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
@@ -11,9 +9,7 @@ from xlsxwriter.worksheet import Worksheet
 from nianbao.collect import Collection
 from nianbao.form.layout import quote_sheet
 
-NEW_TOTAL = "t3.new.total"
 MAX_BARS = 40
-SHORT = re.compile(r"（[一二三四五六七八九十]+）[^（]+")
 
 
 def add_charts(
@@ -23,10 +19,11 @@ def add_charts(
     head: Format,
     new_totals: list[tuple[str, float]],
 ) -> None:
-    """The charts sheet; `new_totals` is (unit, 本年新收) of every summed file, in order."""
-    name = quote_sheet(ws.name)
+    """The charts sheet; `new_totals` is (unit, chart field) of every summed file, in order."""
+    spec, name = coll.form.summary, quote_sheet(ws.name)
+    label = coll.form.by_id[spec.chart_field].row_label
     per_unit = sorted(new_totals, key=lambda x: -x[1])[:MAX_BARS]
-    ws.write_row(0, 0, ["单位", "本年新收申请（件）"], head)
+    ws.write_row(0, 0, ["单位", label], head)
     for row, (unit, value) in enumerate(per_unit, start=1):
         ws.write_string(row, 0, unit)
         ws.write_number(row, 1, value)
@@ -46,12 +43,12 @@ def add_charts(
         bar = wb.add_chart({"type": "bar"})
         bar.add_series(
             {
-                "name": "本年新收政府信息公开申请数量",
+                "name": label,
                 "categories": f"={name}!$A$2:$A${len(per_unit) + 1}",
                 "values": f"={name}!$B$2:$B${len(per_unit) + 1}",
             }
         )
-        bar.set_title({"name": "各单位本年新收申请（件）"})
+        bar.set_title({"name": spec.chart_title})
         bar.set_legend({"none": True})
         bar.set_y_axis(
             {"reverse": True, "crossing": "max", "interval_unit": 1, "num_font": {"size": 8}}
@@ -67,17 +64,19 @@ def add_charts(
             "data_labels": {"percentage": True},
         }
     )
-    pie.set_title({"name": "本年度办理结果构成"})
+    pie.set_title({"name": spec.mix_title})
     ws.insert_chart("G24" if per_unit else "G2", pie)
 
 
 def _outcome_mix(coll: Collection) -> list[tuple[str, float]]:
-    """（一）…（六） of table 三, each group summed over its items, 总计 column."""
+    """The parts of the declared mix total, summed per parent label (（一）…（六） of table 三)."""
     form = coll.form
+    short = form.summary.short_labels
+    level = len(form.by_id[form.summary.mix_field].row.path) - 1  # the total's own level
     groups: dict[str, float] = {}
-    for part in form.by_id["t3.results_total.natural"].sum_of:
-        row = form.by_id[part].row
-        label = row.path[1] if len(row.path) > 1 else row.label
-        label = SHORT.match(label).group() if SHORT.match(label) else label  # （二）部分公开
-        groups[label] = groups.get(label, 0.0) + coll.totals[part.rsplit(".", 1)[0] + ".total"]
+    for part in form.row_parts(form.summary.mix_field):
+        path = part.row.path
+        label = path[level] if len(path) > level else part.row_label
+        label = short.get(label, label)
+        groups[label] = groups.get(label, 0.0) + coll.totals[part.id]
     return list(groups.items())

@@ -17,30 +17,38 @@ from nianbao.collect import (
     UNREADABLE,
     Collection,
 )
-from nianbao.form import layout_for
+from nianbao.form import Form, layout_for
 from nianbao.form.layout import quote_sheet
+from nianbao.summary_format import (
+    CHARTS,
+    DETAIL,
+    FILES,
+    PROBLEMS,
+    STATUS,
+    note_label,
+    report_sheets,
+)
 from nianbao.summary_styles import Formats
 
 WIDTHS = (46, 12, 58)
 CHARS_PER_LINE = 52  # CJK characters across the three merged columns at 10 pt
-# The figures a reader looks for first; ids missing from another form revision are skipped.
-KEY_FIELDS = (
-    "t3.new.total", "t3.carried.total", "t3.public.total", "t3.results_total.total",
-    "t3.carry_next.total", "t2.normative.valid", "t2.license.decisions", "t2.penalty.decisions",
-    "t2.enforcement.decisions", "t2.fee.amount", "t4.cases.review_total",
-    "t4.cases.direct_total", "t4.cases.after_total",
-)  # fmt: skip
-SHEET_GUIDE = (
-    (
-        "基本情况、表二、表三、表四",
-        "官方格式的汇总报表（各单位数字之和）；本汇总本身也是一份可再次收集的年报",
-    ),
-    ("明细", "每个单位一行、每项数字一列，可筛选；打印时只打印单位信息列"),
-    ("问题", "每个文件的全部错误和提示，含各单位的情况说明"),
-    ("报送情况", "名单内每个单位的状态、联系人和邮箱，未报的排在最前"),
-    ("文件清单", "收到的每个文件及其去向（计入汇总、重复/已被替代、无法读取、名单外单位）"),
-    ("图表", "各单位本年新收申请数量、办理结果构成"),
-)
+
+
+def sheet_guide(form: Form) -> tuple[tuple[str, str], ...]:
+    """Each sheet of the summary and what it holds."""
+    spec = form.summary
+    charts = "、".join(x for x in (spec.chart_title, spec.mix_title) if x)
+    return (
+        (
+            "、".join(report_sheets(form)),
+            "官方格式的汇总报表（各单位数字之和）；本汇总本身也是一份可再次收集的年报",
+        ),
+        (DETAIL, "每个单位一行、每项数字一列，可筛选；打印时只打印单位信息列"),
+        (PROBLEMS, f"每个文件的全部错误和提示，含各单位的{note_label(form)}"),
+        (STATUS, "名单内每个单位的状态、联系人和邮箱，未报的排在最前"),
+        (FILES, "收到的每个文件及其去向（计入汇总、重复/已被替代、无法读取、名单外单位）"),
+        (CHARTS, charts),
+    )
 
 
 class _Sheet:
@@ -85,8 +93,8 @@ def write_overview(ws: Worksheet, coll: Collection, title: str, f: Formats) -> N
     _figures(sheet, coll)
     _attention(sheet, coll)
     sheet.section("各工作表")
-    for name, what in SHEET_GUIDE:
-        if name == "报送情况" and not coll.with_roster:
+    for name, what in sheet_guide(coll.form):
+        if name == STATUS and not coll.with_roster:
             what = "收到报表的每个单位的状态（未提供名单，无法列出未报单位）"
         sheet.sentence(f"「{name}」：{what}。")
     ws.set_paper(9)
@@ -110,7 +118,8 @@ def _scope(coll: Collection) -> str:
     if outside:
         text += f"，其中 {outside} 个是名单外单位"
     return text + (
-        f"；其中 {errors} 个单位的报表有错误，已计入汇总并在「问题」表中标出，请核实后让其更正。"
+        f"；其中 {errors} 个单位的报表有错误，已计入汇总并在「{PROBLEMS}」表中标出，"
+        "请核实后让其更正。"
         if errors
         else "；计入汇总的报表均无错误。"
     )
@@ -133,7 +142,8 @@ def _reporting(sheet: _Sheet, coll: Collection) -> None:
         sheet.item(status, coll.count(status), names, sheet.f.for_status(status))
     explained = sum(s.explained for s in coll.statuses)
     if explained:
-        sheet.item("其中提示已写情况说明（已说明）", explained, "见「问题」表「情况说明」列")
+        note = note_label(coll.form)
+        sheet.item(f"其中提示已写{note}（已说明）", explained, f"见「{PROBLEMS}」表「{note}」列")
 
 
 def _files(sheet: _Sheet, coll: Collection) -> None:
@@ -149,7 +159,7 @@ def _files(sheet: _Sheet, coll: Collection) -> None:
 def _figures(sheet: _Sheet, coll: Collection) -> None:
     form, lay = coll.form, layout_for(coll.form)
     sheet.section("主要数字（计入汇总的全部单位之和）")
-    for fid in (k for k in KEY_FIELDS if k in form.by_id):
+    for fid in (k for k in form.summary.key_fields if k in form.by_id):
         f = form.by_id[fid]
         row = "·".join(f.row.path)
         label = (
@@ -168,7 +178,7 @@ def _figures(sheet: _Sheet, coll: Collection) -> None:
 def _attention(sheet: _Sheet, coll: Collection) -> None:
     errors = [
         f"{s.unit.name}：{len(s.outcome.result.errors)} 个错误（「{s.outcome.result.name}」），"
-        "见「问题」表。"
+        f"见「{PROBLEMS}」表。"
         for s in coll.statuses
         if s.status == REPORTED_ERRORS and s.outcome
     ]

@@ -10,9 +10,8 @@ import python_calamine as calamine
 from nianbao.files import FileProblem, open_returned
 from nianbao.form import Form
 from nianbao.issues import ERROR, HINT, Issue
+from nianbao.summary_format import PROBLEMS, problem_headers
 
-PROBLEMS = "问题"
-PROBLEM_HEADERS = ["单位", "文件", "位置", "代码", "级别", "问题", "情况说明"]
 SEPARATOR = " → "  # a file inside a summary: "群科镇汇总.xlsx → 回传(1).xlsx"
 # A summary's own evaluation keeps what the sum cannot inherit from its members: totals typed
 # over, the year, and last year's figures. Balance, value and text rules were run on every
@@ -24,7 +23,7 @@ OWN_KINDS = frozenset(
 )  # fmt: skip
 
 
-def carried_issues(path: Path, name: str) -> list[Issue] | None:
+def carried_issues(path: Path, name: str, form: Form) -> list[Issue] | None:
     """The 问题 rows of a summary file as issues, or None when it has no such sheet."""
     try:
         data = open_returned(Path(path)).data
@@ -34,15 +33,16 @@ def carried_issues(path: Path, name: str) -> list[Issue] | None:
         rows = sheet.to_python(skip_empty_area=False)
     except (FileProblem, Exception):  # calamine raises several types for a missing sheet
         return None
-    if not rows or [str(x).strip() for x in rows[0][: len(PROBLEM_HEADERS)]] != PROBLEM_HEADERS:
+    headers = problem_headers(form)
+    if not rows or tuple(_text(x) for x in rows[0][: len(headers)]) != headers:
         return None
-    return [issue for row in rows[1:] if (issue := _issue(row, name)) is not None]
+    return [issue for row in rows[1:] if (issue := _issue(row, name, len(headers))) is not None]
 
 
-def _issue(row: list[object], name: str) -> Issue | None:
+def _issue(row: list[object], name: str, width: int) -> Issue | None:
     """One 问题 row → Issue; rows without a unit (unreadable files below) stay below."""
     unit, file, place, code, level, message, explanation = (
-        _text(row[i]) if i < len(row) else "" for i in range(len(PROBLEM_HEADERS))
+        _text(row[i]) if i < len(row) else "" for i in range(width)
     )
     if not unit or not code:
         return None

@@ -77,7 +77,7 @@ class NumberRowsSheet(Worksheet):
         self.row_spans = spans
 
     def _write_rows(self) -> None:
-        """XlsxWriter's rows, visiting each row's stored cells (in order) rather than every column."""
+        """XlsxWriter's rows, visiting each row's stored cells in order, not every column."""
         if self.comments:
             super()._write_rows()
             return

@@ -15,10 +15,17 @@ from xlsxwriter.worksheet import Worksheet
 
 from nianbao import __version__
 from nianbao.form import Form, Layout, layout_for, load_form
-from nianbao.form.layout import Cell, Check, quote_sheet
+from nianbao.form.layout import Cell, Check, SheetSpec, quote_sheet
+from nianbao.formulas import (
+    FAIL,
+    PASS,
+    check_formula,
+    defined_name,
+    overall_formula,
+    total_formula,
+)
 from nianbao.template_styles import Styles
 
-PASS, FAIL = "通过", "不通过"
 TEXT_ROW_HEIGHT = 22
 
 
@@ -56,11 +63,6 @@ def meta_fields(form: Form, year: int, unit: UnitInfo, template_id: str) -> dict
         "template_id": template_id,
         "generator": f"nianbao {__version__}",
     }
-
-
-def defined_name(key: str) -> str:
-    """Workbook-level name of an input cell, e.g. nb_t3_new_natural (never a cell-like name)."""
-    return "nb_" + re.sub(r"[^A-Za-z0-9_]", "_", key)
 
 
 def template_bytes(
@@ -129,7 +131,7 @@ def build_report_sheets(
     computed = form.compute(contents.values)
     sheets = {spec.name: wb.add_worksheet(spec.name) for spec in lay.sheets}
     for spec in lay.sheets:
-        _setup_sheet(sheets[spec.name], spec)
+        _setup_sheet(sheets[spec.name], spec, whole_height=spec.name == form.front_sheet)
     _write_labels(sheets, lay, styles)
     _write_front(sheets[form.front_sheet], form, lay, styles, year, unit, contents)
     _write_fields(sheets, form, lay, styles, contents, computed)
@@ -152,14 +154,15 @@ def build_report_sheets(
             wb.set_custom_property(f"nianbao_{key}", value or "-")
 
 
-def _setup_sheet(ws: Worksheet, spec) -> None:
+def _setup_sheet(ws: Worksheet, spec: SheetSpec, whole_height: bool) -> None:
+    """Widths, heights and printing; a sheet printed `whole_height` may run over pages."""
     for col, width in enumerate(spec.widths):
         ws.set_column(col, col, width)
     for row, height in spec.heights.items():
         ws.set_row(row, height)
     ws.set_paper(9)
     ws.set_landscape() if spec.landscape else ws.set_portrait()
-    ws.fit_to_pages(1, 0 if spec.name == "基本情况" else 1)
+    ws.fit_to_pages(1, 0 if whole_height else 1)
     ws.center_horizontally()
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     ws.repeat_rows(*spec.repeat_rows)
@@ -203,16 +206,11 @@ def _write_front(
     ws.write_formula(
         lay.overall_check.row,
         lay.overall_check.col,
-        _overall_formula(lay),
+        overall_formula(lay),
         styles.check,
         PASS if passed else FAIL,
     )
     _add_check_highlight(ws, lay.overall_check, lay.overall_check.col, last, styles)
-
-
-def _overall_formula(lay: Layout) -> str:
-    refs = ",".join(f'{quote_sheet(c.cell.sheet)}!{c.cell.a1}="{PASS}"' for c in lay.checks)
-    return f'=IF(AND({refs}),"{PASS}","{FAIL}")'
 
 
 def _write_fields(
@@ -227,7 +225,7 @@ def _write_fields(
         cell = lay.fields[f.id]
         ws = sheets[cell.sheet]
         if f.is_total:
-            formula = sum_formula([lay.fields[p] for p in f.sum_of])
+            formula = total_formula(lay, f.id)
             ws.write_formula(cell.row, cell.col, formula, styles.total, computed[f.id])
             continue
         if f.id in contents.values:
@@ -252,27 +250,6 @@ def _write_fields(
         )
 
 
-def sum_formula(cells: list[Cell]) -> str:
-    """=SUM(D7:D27) for a contiguous run of cells, =SUM(D5,F5) otherwise."""
-    runs: list[list[Cell]] = []
-    for c in cells:
-        prev = runs[-1][-1] if runs else None
-        adjacent = prev is not None and (
-            (c.row == prev.row and c.col == prev.col + 1)
-            or (c.col == prev.col and c.row == prev.row + 1)
-        )
-        if adjacent and (len(runs[-1]) < 2 or _same_axis(runs[-1][0], runs[-1][1], c)):
-            runs[-1].append(c)
-        else:
-            runs.append([c])
-    parts = [r[0].a1 if len(r) == 1 else f"{r[0].a1}:{r[-1].a1}" for r in runs]
-    return f"=SUM({','.join(parts)})"
-
-
-def _same_axis(a: Cell, b: Cell, c: Cell) -> bool:
-    return (a.row == b.row == c.row) or (a.col == b.col == c.col)
-
-
 def _check_passes(check: Check, computed: dict[str, float]) -> bool:
     lhs = sum(computed[f] for f in check.lhs)
     return abs(lhs - sum(computed[f] for f in check.rhs)) < 1e-9
@@ -288,12 +265,6 @@ def _write_checks(
             check.cell.row, check.cell.col, check_formula(lay, check), styles.check, cached
         )
         _add_check_highlight(ws, check.cell, check.cell.col, check.cell.col, styles)
-
-
-def check_formula(lay: Layout, check: Check) -> str:
-    lhs = "+".join(lay.fields[f].a1 for f in check.lhs)
-    rhs = "+".join(lay.fields[f].a1 for f in check.rhs)
-    return f'=IF({lhs}={rhs},"{PASS}","{FAIL}")'
 
 
 def _add_check_highlight(ws: Worksheet, cell: Cell, first: int, last: int, styles: Styles) -> None:

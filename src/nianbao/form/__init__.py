@@ -1,16 +1,27 @@
 """The declaration of the official form and its model."""
 
 from nianbao.form.layout import Layout, layout_for
-from nianbao.form.model import ERROR, WARNING, Field, Form, Rule, Severity, Table, load_form
+from nianbao.form.model import (
+    ADVISORY,
+    MANDATORY,
+    Field,
+    Form,
+    Rule,
+    Severity,
+    SummarySpec,
+    Table,
+    load_form,
+)
 
 __all__ = [
-    "ERROR",
-    "WARNING",
+    "ADVISORY",
+    "MANDATORY",
     "Field",
     "Form",
     "Layout",
     "Rule",
     "Severity",
+    "SummarySpec",
     "Table",
     "layout_for",
     "load_form",

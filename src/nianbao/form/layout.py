@@ -6,13 +6,16 @@ the layout; nothing else knows that a figure sits in D12.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
+from types import MappingProxyType
 
 from nianbao.form.model import Axis, Block, Form, Rule, Table
 
 FRONT_COLUMNS = 8
-FRONT_WIDTHS = [16.0] + [12.0] * (FRONT_COLUMNS - 1)
+FRONT_WIDTHS = (16.0,) + (12.0,) * (FRONT_COLUMNS - 1)
 CHAR_WIDTH = 1.9  # column-width units one bold CJK character of the 10 pt font needs
 LINE_HEIGHT = 14  # points per wrapped line of that font
 
@@ -29,6 +32,20 @@ def col_letter(col: int) -> str:
 @cache  # called for every figure of every file read
 def a1(row: int, col: int) -> str:
     return f"{col_letter(col)}{row + 1}"
+
+
+def cell_index(address: str) -> tuple[int, int]:
+    """D5 (or $D$5) → (4, 3), the inverse of a1."""
+    m = _A1.fullmatch(address)
+    if m is None:
+        raise ValueError(address)
+    col = 0
+    for ch in m.group(1).upper():
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)) - 1, col - 1
+
+
+_A1 = re.compile(r"\$?([A-Za-z]+)\$?([0-9]+)")
 
 
 def quote_sheet(sheet: str) -> str:
@@ -84,12 +101,12 @@ class Check:
     rhs: tuple[str, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class SheetSpec:
     name: str
     landscape: bool
-    widths: list[float]
-    heights: dict[int, float] = field(default_factory=dict)
+    widths: tuple[float, ...]
+    heights: Mapping[int, float] = field(default_factory=dict)  # read-only once laid out
     repeat_rows: tuple[int, int] = (0, 0)
 
     @property
@@ -97,8 +114,45 @@ class SheetSpec:
         return len(self.widths)
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)  # eq=False: hashed by identity, like the Form it lays out
 class Layout:
+    """Every cell of a form; shared by all callers (layout_for is cached), hence read-only."""
+
+    form: Form
+    sheets: tuple[SheetSpec, ...]
+    labels: tuple[Label, ...]
+    fields: Mapping[str, Cell]
+    texts: Mapping[str, TextCell]
+    checks: tuple[Check, ...]
+    title: Cell | None = None
+    overall_check: Cell | None = None
+
+    def sheet(self, name: str) -> SheetSpec:
+        return next(s for s in self.sheets if s.name == name)
+
+    def labels_of(self, sheet: str) -> list[Label]:
+        return [lab for lab in self.labels if lab.cell.sheet == sheet]
+
+    def describe(self, field_id: str, cell: str | None = None, address: bool = True) -> str:
+        """表三「一、本年新收政府信息公开申请数量」行「自然人」列（D8）.
+
+        `cell` is the address shown (where a returned file holds the figure; default the
+        template's); `address=False` leaves the address out.
+        """
+        f = self.form.by_id[field_id]
+        parts = [self.form.table(f.table).short]
+        if f.row.label:
+            parts.append(f"「{f.row.label}」行")
+        parts.append(f"「{f.column_name}」列")
+        if address:
+            parts.append(f"（{cell or self.fields[field_id].a1}）")
+        return "".join(parts)
+
+
+@dataclass
+class _Draft:
+    """A layout while it is being built; frozen by layout_for."""
+
     form: Form
     sheets: list[SheetSpec] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
@@ -111,32 +165,33 @@ class Layout:
     def sheet(self, name: str) -> SheetSpec:
         return next(s for s in self.sheets if s.name == name)
 
-    def labels_of(self, sheet: str) -> list[Label]:
-        return [lab for lab in self.labels if lab.cell.sheet == sheet]
+    def heights(self, name: str) -> dict[int, float]:
+        return self.sheet(name).heights  # type: ignore[return-value]  # a dict until frozen
 
-    def describe(self, field_id: str) -> str:
-        """表三「一、本年新收政府信息公开申请数量」行「自然人」列（D8）."""
-        f = self.form.by_id[field_id]
-        cell = self.fields[field_id]
-        table = self.form.table(f.table)
-        parts = [table.short]
-        if f.row.label:
-            parts.append(f"「{f.row.label}」行")
-        parts.append(f"「{f.column_name}」列（{cell.a1}）")
-        return "".join(parts)
+    def freeze(self) -> Layout:
+        return Layout(
+            self.form,
+            tuple(replace(s, heights=MappingProxyType(dict(s.heights))) for s in self.sheets),
+            tuple(self.labels),
+            MappingProxyType(self.fields),
+            MappingProxyType(self.texts),
+            tuple(self.checks),
+            self.title,
+            self.overall_check,
+        )
 
 
 @cache
 def layout_for(form: Form) -> Layout:
-    lay = Layout(form)
+    lay = _Draft(form)
     _front_sheet(lay)
     for table in form.tables:
         _table_sheet(lay, table)
-    return lay
+    return lay.freeze()
 
 
 def _add_label(
-    lay: Layout,
+    lay: _Draft,
     sheet: str,
     r: int,
     c: int,
@@ -150,47 +205,47 @@ def _add_label(
     )
 
 
-def _front_sheet(lay: Layout) -> None:
+def _front_sheet(lay: _Draft) -> None:
     form, name, last = lay.form, lay.form.front_sheet, FRONT_COLUMNS - 1
-    spec = SheetSpec(name, False, list(FRONT_WIDTHS), {0: 36})
-    lay.sheets.append(spec)
+    heights: dict[int, float] = {0: 36}
+    lay.sheets.append(SheetSpec(name, False, FRONT_WIDTHS, heights))
     lay.title = Cell(name, 0, 0)
     row = 1
     for header in form.headers:
         _add_label(lay, name, row, 0, header.label, "header")
         lay.texts[header.id] = TextCell(header.id, Cell(name, row, 1), last, 22)
-        spec.heights[row] = 22
+        heights[row] = 22
         row += 1
     row += 1
     _add_label(lay, name, row, 0, "校验结果", "check")
     lay.overall_check = Cell(name, row, 1)
-    spec.heights[row] = 22
+    heights[row] = 22
     row += 2
     for text in form.texts:
         _add_label(lay, name, row, 0, text.label, "text", row, 2)
         if text.hint:
             _add_label(lay, name, row, 3, text.hint, "hint", row, last)
-        spec.heights[row] = 30
+        heights[row] = 30
         lay.texts[text.id] = TextCell(text.id, Cell(name, row + 1, 0), last, text.height)
-        spec.heights[row + 1] = text.height
+        heights[row + 1] = text.height
         row += 3
 
 
-def _table_sheet(lay: Layout, table: Table) -> None:
+def _table_sheet(lay: _Draft, table: Table) -> None:
     depth = max(b.label_depth for b in table.blocks)
     n_values = max(len(b.columns) for b in table.blocks)
-    spec = SheetSpec(table.sheet, table.landscape, _table_widths(depth, n_values), {0: 30})
-    lay.sheets.append(spec)
+    heights: dict[int, float] = {0: 30}
+    widths = _table_widths(depth, n_values)
+    lay.sheets.append(SheetSpec(table.sheet, table.landscape, widths, heights))
     _add_label(lay, table.sheet, 0, 0, table.title, "title", 0, depth + n_values - 1)
     row = 1
     for block in table.blocks:
         row = _block(lay, table, block, row, depth)
-    spec.repeat_rows = (0, 0)
     for r in range(1, row):
-        spec.heights.setdefault(r, 20)
+        heights.setdefault(r, 20)
 
 
-def _table_widths(depth: int, n_values: int) -> list[float]:
+def _table_widths(depth: int, n_values: int) -> tuple[float, ...]:
     if depth == 3:
         labels = [8.0, 14.0, 40.0]
     elif depth == 0:
@@ -198,10 +253,10 @@ def _table_widths(depth: int, n_values: int) -> list[float]:
     else:
         labels = [24.0] * depth
     value = 16.0 if n_values <= 3 else (11.0 if n_values <= 7 else 8.5)
-    return labels + [value] * n_values
+    return tuple(labels + [value] * n_values)
 
 
-def _block(lay: Layout, table: Table, block: Block, row: int, depth: int) -> int:
+def _block(lay: _Draft, table: Table, block: Block, row: int, depth: int) -> int:
     sheet, width = table.sheet, depth + len(block.columns)
     if block.header:
         _add_label(lay, sheet, row, 0, block.header, "block_header", row, width - 1)
@@ -211,7 +266,7 @@ def _block(lay: Layout, table: Table, block: Block, row: int, depth: int) -> int
         _add_label(lay, sheet, row, 0, block.corner, "corner", row + h - 1, depth - 1)
         if len(block.corner) > 20:
             for r in range(row, row + h):
-                lay.sheet(sheet).heights[r] = 40
+                lay.heights(sheet)[r] = 40
     _column_headers(lay, sheet, block, row, depth)
     row += h
     _row_labels(lay, sheet, block, row, depth)
@@ -219,7 +274,7 @@ def _block(lay: Layout, table: Table, block: Block, row: int, depth: int) -> int
         for j, c in enumerate(block.columns):
             lay.fields[f"{table.id}.{r.id}.{c.id}"] = Cell(sheet, row + i, depth + j)
         if any(len(p) > 30 for p in r.path):
-            lay.sheet(sheet).heights[row + i] = 32
+            lay.heights(sheet)[row + i] = 32
     row += len(block.rows)
     for rule in lay.form.rules:
         if rule.kind == "rows_balance" and rule.get("table") == table.id and rule.get("in_sheet"):
@@ -240,7 +295,7 @@ def _spans(paths: list[tuple[str, ...]], level: int) -> list[tuple[int, int]]:
     return runs
 
 
-def _column_headers(lay: Layout, sheet: str, block: Block, row: int, depth: int) -> None:
+def _column_headers(lay: _Draft, sheet: str, block: Block, row: int, depth: int) -> None:
     paths = [c.path for c in block.columns]
     h = block.header_depth
     for level in range(h):
@@ -252,18 +307,19 @@ def _column_headers(lay: Layout, sheet: str, block: Block, row: int, depth: int)
                 lay, sheet, row + level, depth + start, text, "column", last_row, depth + end
             )
             if last_row == row + level:
-                _fit_height(lay.sheet(sheet), row + level, text, depth + start, depth + end)
+                _fit_height(lay, sheet, row + level, text, (depth + start, depth + end))
 
 
-def _fit_height(spec: SheetSpec, row: int, text: str, first: int, last: int) -> None:
+def _fit_height(lay: _Draft, sheet: str, row: int, text: str, cols: tuple[int, int]) -> None:
     """Give a one-row label the lines it wraps to: wrapped text never grows a row by itself."""
-    width = sum(spec.widths[first : last + 1])
+    width = sum(lay.sheet(sheet).widths[cols[0] : cols[1] + 1])
     lines = -(-len(text) * CHAR_WIDTH // width)  # ceiling division
     if lines > 1:
-        spec.heights[row] = max(spec.heights.get(row, 0), LINE_HEIGHT * lines + 4)
+        heights = lay.heights(sheet)
+        heights[row] = max(heights.get(row, 0), LINE_HEIGHT * lines + 4)
 
 
-def _row_labels(lay: Layout, sheet: str, block: Block, row: int, depth: int) -> None:
+def _row_labels(lay: _Draft, sheet: str, block: Block, row: int, depth: int) -> None:
     paths = [r.path for r in block.rows]
     for level in range(depth):
         for start, end in _spans(paths, level):
@@ -280,7 +336,7 @@ def _row_labels(lay: Layout, sheet: str, block: Block, row: int, depth: int) -> 
             )
 
 
-def _check_row(lay: Layout, table: Table, block: Block, rule: Rule, row: int, depth: int) -> int:
+def _check_row(lay: _Draft, table: Table, block: Block, rule: Rule, row: int, depth: int) -> int:
     _add_label(
         lay,
         table.sheet,
@@ -291,7 +347,7 @@ def _check_row(lay: Layout, table: Table, block: Block, rule: Rule, row: int, de
         row,
         max(depth - 1, 0),
     )
-    lay.sheet(table.sheet).heights[row] = 30
+    lay.heights(table.sheet)[row] = 30
     for j, col in enumerate(block.columns):
         lhs = tuple(f"{table.id}.{r}.{col.id}" for r in rule.get("lhs"))
         rhs = tuple(f"{table.id}.{r}.{col.id}" for r in rule.get("rhs"))

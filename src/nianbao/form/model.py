@@ -13,9 +13,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+# A rule's own severity, as the declaration writes it; issues.severity_of maps it to 错误/提示.
 Severity = Literal["强制", "提示"]
-ERROR: Severity = "强制"
-WARNING: Severity = "提示"
+MANDATORY: Severity = "强制"
+ADVISORY: Severity = "提示"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,18 @@ class Rule:
         return self.params.get(key, default)
 
 
+@dataclass(frozen=True)
+class SummarySpec:
+    """What a collecting office's summary shows first: key figures and the two charts."""
+
+    key_fields: tuple[str, ...] = ()
+    chart_field: str = ""  # one bar per unit
+    chart_title: str = ""
+    mix_field: str = ""  # a row total whose parts, grouped by their parent label, make the pie
+    mix_title: str = ""
+    short_labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
 @dataclass(frozen=True, eq=False)
 class Form:
     id: str
@@ -134,6 +147,7 @@ class Form:
     tables: tuple[Table, ...]
     kinds: dict[str, Kind]
     rules: tuple[Rule, ...]
+    summary: SummarySpec = SummarySpec()
 
     @cached_property
     def fields(self) -> tuple[Field, ...]:
@@ -168,6 +182,11 @@ class Form:
     def fields_of_row(self, row_ref: str) -> list[Field]:
         """Fields of «table.row», in column order."""
         return [f for f in self.fields if f.id.rsplit(".", 1)[0] == row_ref]
+
+    def row_parts(self, field_id: str) -> tuple[Field, ...]:
+        """The fields a row total adds up, in its own column (empty for other fields)."""
+        f = self.by_id[field_id]
+        return tuple(self.by_id[f"{f.table}.{r}.{f.column.id}"] for r in f.row.sum_of)
 
     def compute(self, values: dict[str, float]) -> dict[str, float]:
         """Every field: the inputs as given (missing = 0) and the totals recomputed from them."""
@@ -266,6 +285,18 @@ def form_from_dict(data: dict[str, Any]) -> Form:
         tables,
         kinds,
         rules,
+        _summary(data.get("summary", {})),
+    )
+
+
+def _summary(d: dict[str, Any]) -> SummarySpec:
+    return SummarySpec(
+        tuple(d.get("key_fields", ())),
+        d.get("chart_field", ""),
+        d.get("chart_title", ""),
+        d.get("mix_field", ""),
+        d.get("mix_title", ""),
+        dict(d.get("short_labels", {})),
     )
 
 
