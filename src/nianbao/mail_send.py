@@ -14,7 +14,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
-from nianbao.atomic import write_bytes_atomic
+from nianbao.atomic import OutputError, write_bytes_atomic
 
 LOG_NAME = "发送记录.csv"
 LOG_COLUMNS = ("单位名称", "邮箱", "类型", "年度", "内容摘要", "发送时间", "Message-ID")
@@ -119,7 +119,7 @@ class SendLog:
         writer.writerows(self.rows)
         try:
             write_bytes_atomic(self.path, buf.getvalue().encode("utf-8-sig"))
-        except OSError as exc:
+        except OutputError as exc:
             raise MailError(
                 f"发送记录 {self.path} 无法写入（可能正在 Excel 中打开），请关闭后重试。"
             ) from exc

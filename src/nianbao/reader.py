@@ -6,6 +6,7 @@ import io
 import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -93,12 +94,33 @@ def read_opened(opened: Opened, name: str, form: Form) -> UnitReport:
             return report_from_published(opened, name, form)
     data = _workbook_bytes(opened)
     native = opened.format == Format.XLSX  # a converted web "xls" has no formulas to compare
-    signals = read_signals(data, form) if native else None
-    report = read_grids(_grids(data, form), name, form, custom=signals.custom if signals else None)
+    report = read_grids(
+        _grids(data, form), name, form, custom=_custom_properties(data, form, native)
+    )
     report.sha256 = opened.sha256
-    if signals and (signals.meta or signals.custom.get("form_id") or signals.names):
+    from_template = report.identity.source in ("meta", "custom")
+    if native and from_template and _totals_in_doubt(report, form):
         report.issues += formula_changes(data, form, report.exact_tables)
     return report
+
+
+def _custom_properties(data: bytes, form: Form, native: bool) -> Callable[[], dict[str, str]]:
+    """Read lazily: only a file whose hidden identity sheet is gone needs its properties."""
+    return (lambda: read_signals(data, form).custom) if native else dict
+
+
+def _totals_in_doubt(report: UnitReport, form: Form) -> bool:
+    """Whether to compare the formulas: a total without a stored result, or a stored result
+    that is not the sum of its parts. Excel, WPS and LibreOffice store every result, so an
+    untouched file is not re-read; a changed formula always leaves one of these traces."""
+    computed = form.compute(report.values)
+    for f in form.totals:
+        if f.table not in report.exact_tables:
+            continue
+        stored = report.stored.get(f.id)
+        if stored is None or abs(stored - computed[f.id]) > 1e-6:
+            return True
+    return False
 
 
 def _workbook_bytes(opened: Opened) -> bytes:
@@ -192,7 +214,10 @@ def _grids(data: bytes, form: Form) -> dict[str, Grid]:
 
 
 def read_grids(
-    grids: dict[str, Grid], name: str, form: Form, custom: dict[str, str] | None = None
+    grids: dict[str, Grid],
+    name: str,
+    form: Form,
+    custom: Callable[[], dict[str, str]] | None = None,
 ) -> UnitReport:
     """The report in sheet grids: tables located by label, identity, figures and texts."""
     lay = layout_for(form)
@@ -202,7 +227,7 @@ def read_grids(
         loc.table.id for sheet, loc in located if loc.status == EXACT and sheet == loc.table.sheet
     }
     texts = _read_texts(grids, form, lay)
-    report.identity = _identity(grids, form, lay, report, located, texts, custom or {})
+    report.identity = _identity(grids, form, lay, report, located, texts, custom or dict)
     for loc in located:
         _read_table(grids, loc, form, lay, report)
     report.texts = texts
@@ -231,21 +256,25 @@ def _identity(
     report: UnitReport,
     located: list[tuple[str, Located]],
     texts: dict[str, str],
-    custom: dict[str, str],
+    custom: Callable[[], dict[str, str]],
 ) -> Identity:
     meta = {str(r[0]): str(r[1]) for r in grids.get(form.meta_sheet, []) if len(r) > 1 and r[0]}
     if meta.get("form_id"):
         _check_same_form(meta, form)
         return _identity_from_meta(meta)
-    from_custom = identity_from_custom(custom)
+    from_custom = identity_from_custom(custom())
     if from_custom:  # the hidden sheet was deleted, the document properties survived
         _check_same_form(from_custom, form)
         ident = replace(_identity_from_meta(from_custom), source="custom")
-        report.issues.append(Issue(
-            "META_MISSING", HINT,
-            f"模板的隐藏标识页已被删除，已根据文档属性识别为「{ident.unit}」"
-            f"{ident.year or ''}{'年度' if ident.year else ''}，请核实。",
-            sheet=form.front_sheet))
+        report.issues.append(
+            Issue(
+                "META_MISSING",
+                HINT,
+                f"模板的隐藏标识页已被删除，已根据文档属性识别为「{ident.unit}」"
+                f"{ident.year or ''}{'年度' if ident.year else ''}，请核实。",
+                sheet=form.front_sheet,
+            )
+        )
         return ident
     if all(loc.status == UNCERTAIN for _, loc in located):
         raise FileProblem(
