@@ -14,7 +14,7 @@ PATHS = ["src", "tests", "benchmarks", "samples"]
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
-    reason="ruff 未安装（pip install -e \".[test]\" 会安装）",
+    reason='ruff 未安装（pip install -e ".[test]" 会安装）',
 )
 
 
