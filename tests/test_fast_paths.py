@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import pickle
 import random
 import zipfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from conftest import consistent_figures
 from nianbao import cli_collect, prolog, reader, summary, template
 from nianbao.check import FileResult
 from nianbao.collect import assemble
+from nianbao.files import open_bytes
 from nianbao.form import Form, Layout
 from nianbao.issues import ERROR, HINT, Issue
 from nianbao.numbers import parse_number
@@ -162,3 +164,93 @@ def test_a_large_season_lists_only_errors_on_the_terminal(form: Form, layout: La
     assert f"{len(results) - 1} 条提示未列出，详见汇总工作簿「问题」" in out
     assert f"已报且通过、已报有提示的 {len(results) - 1} 个单位未列出" in out
     assert f"已计入且无错误的 {len(results) - 1} 个文件未列出" in out
+
+
+def _compute_recursively(form: Form, values: dict[str, float]) -> dict[str, float]:
+    """Form.compute as it was first written: each total summed from its parts on demand."""
+    out = {f.id: float(values.get(f.id, 0.0)) for f in form.inputs}
+
+    def total(fid: str) -> float:
+        if fid not in out:
+            out[fid] = sum(total(p) for p in form.by_id[fid].sum_of)
+        return out[fid]
+
+    for f in form.totals:
+        total(f.id)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_compute_in_its_cached_order_equals_the_recursive_sums(form: Form, seed: int):
+    rng = random.Random(seed)
+    values = consistent_figures(form, rng)
+    for fid in rng.sample(sorted(values), 40):  # decimals that do not add associatively
+        values[fid] = rng.choice([0.1, 0.7, 1e16, -0.0, 3.3333])
+    for fid in rng.sample(sorted(values), 20):
+        del values[fid]
+    fast, slow = form.compute(values), _compute_recursively(form, values)
+    assert list(fast.items()) == list(slow.items())  # same order, same bits (== on floats)
+    assert [math.copysign(1, v) for v in fast.values()] == [
+        math.copysign(1, v) for v in slow.values()
+    ]
+
+
+def test_a_report_computes_once_and_afresh_when_given_other_figures(form: Form):
+    report = UnitReport("甲.xlsx", Identity(unit="甲镇"))
+    values = consistent_figures(form, random.Random(3))
+    report.parsed = {fid: parse_number(v) for fid, v in values.items()}
+    first = report.computed(form)
+    assert first == form.compute(report.values) and report.computed(form) is first
+    back = pickle.loads(pickle.dumps(report))  # as a worker hands it to the summary
+    assert back.computed(form) == first and back == report
+    report.parsed = {fid: parse_number(v + 1) for fid, v in values.items()}
+    assert report.computed(form) == form.compute(report.values) != first
+
+
+def _doctype_xlsx() -> bytes:
+    data = template.template_bytes(2025, UnitInfo("甲镇"))
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        members = [(i.filename, src.read(i)) for i in src.infolist()]
+    members.append(("xl/evil.xml", PARTS["doctype"]))
+    return _zip(members, zipfile.ZIP_DEFLATED)
+
+
+def _doctype_verdict(data: bytes, infos) -> str:
+    try:
+        reader.reject_doctype(data, infos)
+    except reader.FileProblem as exc:
+        return exc.code
+    return "ok"
+
+
+@pytest.mark.parametrize("kind", ["template", "doctype", "lzma"])
+def test_the_zip_directory_read_when_opening_serves_the_prolog_check(kind: str):
+    data = {
+        "template": lambda: template.template_bytes(2025, UnitInfo("甲镇")),
+        "doctype": _doctype_xlsx,
+        "lzma": lambda: _zip([("xl/workbook.xml", PARTS["doctype"])], zipfile.ZIP_LZMA),
+    }[kind]()
+    opened = open_bytes(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        fresh = zf.infolist()
+    fields = ("filename", "header_offset", "compress_size", "file_size", "CRC", "flag_bits")
+    assert [[getattr(i, f) for f in fields] for i in opened.zip_infos] == [
+        [getattr(i, f) for f in fields] for i in fresh
+    ]
+    verdict = _doctype_verdict(data, opened.zip_infos)
+    assert verdict == _doctype_verdict(data, None) == ("ok" if kind == "template" else "FILE_BOMB")
+
+
+def test_parts_answered_from_memory_get_the_answer_worked_out_afresh(monkeypatch):
+    data = _doctype_xlsx()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+    prolog._seen.clear()
+    fresh = [prolog.declares_doctype_raw(data, i) for i in infos]
+    remembered = [prolog.declares_doctype_raw(data, i) for i in infos]
+    monkeypatch.setattr(prolog, "SEEN_MAX_BYTES", -1)  # nothing remembered
+    assert fresh == remembered == [prolog.declares_doctype_raw(data, i) for i in infos]
+    assert fresh[-1] is True and fresh.count(True) == 1
+    monkeypatch.undo()
+    broken = _bad_crc(data)  # the DTD part's bytes with another CRC: not the remembered answer
+    assert _raw(broken) == _general(broken) == [*fresh[:-1], False]

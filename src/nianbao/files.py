@@ -12,7 +12,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import msoffcrypto
@@ -95,6 +95,8 @@ class Opened:
     data: bytes
     sha256: str
     size: int
+    # the zip directory of `data` as checked here, so that the reader need not parse it again
+    zip_infos: tuple[zipfile.ZipInfo, ...] | None = field(default=None, repr=False, compare=False)
 
 
 def _problem(key: str) -> FileProblem:
@@ -124,13 +126,13 @@ def open_bytes(raw: bytes) -> Opened:
         raise _problem("FILE_EMPTY")
     digest = hashlib.sha256(raw).hexdigest()
     try:
-        data, fmt = raw, _checked_format(raw)
+        data, (fmt, infos) = raw, _checked_format(raw)
     except FileProblem as exc:
         if exc.code != "FILE_ENCRYPTED" or not raw.startswith(OLE_MAGIC):
             raise
         data = _decrypt_default(raw)  # many "encrypted" files only carry Excel's default password
-        fmt = _checked_format(data)
-    return Opened(fmt, data, digest, len(raw))
+        fmt, infos = _checked_format(data)
+    return Opened(fmt, data, digest, len(raw), infos)
 
 
 def _read_bounded(path: Path, max_bytes: int) -> bytes:
@@ -152,11 +154,16 @@ def _read_bounded(path: Path, max_bytes: int) -> bytes:
     return raw
 
 
-def _checked_format(data: bytes) -> Format:
-    """Sniff, bounding zip content first so that no later parser inflates a bomb."""
-    if data.startswith(ZIP_MAGIC):
-        check_zip(data)  # re-reading the zip directory in sniff costs microseconds
-    return sniff(data)
+def _checked_format(data: bytes) -> tuple[Format, tuple[zipfile.ZipInfo, ...] | None]:
+    """Sniff, bounding zip content first so that no later parser inflates a bomb.
+
+    A zip's directory is parsed once, for the bounds, the sniffing and (returned) the reader.
+    """
+    if not data.startswith(ZIP_MAGIC):
+        return sniff(data), None
+    zf = _open_zip(data)  # what check_zip and sniff would each open first
+    _check_zip_infos(data, zf.infolist())
+    return _zip_format(zf), tuple(zf.infolist())
 
 
 def _decrypt_default(raw: bytes) -> bytes:
@@ -242,7 +249,20 @@ def check_zip(
     ratio_floor: int = RATIO_FLOOR,
 ) -> None:
     """Refuse zip bombs and broken zips from the directory alone, without inflating anything."""
-    infos = _open_zip(data).infolist()
+    _check_zip_infos(
+        data, _open_zip(data).infolist(), max_entries, max_total, max_ratio, ratio_floor
+    )
+
+
+def _check_zip_infos(
+    data: bytes,
+    infos: list[zipfile.ZipInfo],
+    max_entries: int = MAX_ENTRIES,
+    max_total: int = MAX_TOTAL,
+    max_ratio: int = MAX_RATIO,
+    ratio_floor: int = RATIO_FLOOR,
+) -> None:
+    """check_zip over a directory already read."""
     if len(infos) > max_entries or sum(i.file_size for i in infos) > max_total:
         raise _problem("FILE_BOMB")
     for info in infos:

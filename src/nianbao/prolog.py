@@ -15,6 +15,9 @@ from collections.abc import Callable
 
 PROLOG_LIMIT = 1024 * 1024
 ELEMENT = re.compile(rb"<(?![?!])")
+# Parts byte-identical from file to file (theme, styles, rels of one template) are answered once.
+SEEN_MAX_BYTES, SEEN_MAX_ENTRIES = 16 * 1024, 512
+_seen: dict[tuple[int, int, bytes], bool] = {}
 DOCTYPE_MARKERS = tuple(
     s.encode(enc) for s in ("<!DOCTYPE", "<!ENTITY") for enc in ("ascii", "utf-16-le", "utf-16-be")
 )
@@ -44,6 +47,18 @@ def declares_doctype_raw(data: bytes, info: zipfile.ZipInfo) -> bool | None:
     raw = data[begin : begin + info.compress_size]
     if len(raw) < info.compress_size:
         return None  # truncated: zipfile's own errors decide
+    if len(raw) > SEEN_MAX_BYTES:
+        return _declares(raw, info)
+    key = (info.compress_type, info.CRC, raw)  # all that the answer depends on
+    if key not in _seen:
+        if len(_seen) >= SEEN_MAX_ENTRIES:
+            _seen.clear()
+        _seen[key] = _declares(raw, info)
+    return _seen[key]
+
+
+def _declares(raw: bytes, info: zipfile.ZipInfo) -> bool:
+    """The answer for a member's stored or deflated bytes `raw`."""
     if info.compress_type == zipfile.ZIP_STORED:
         return _prolog_declares(
             lambda n, got: raw[got : got + n], lambda got: got >= len(raw), info

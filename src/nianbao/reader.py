@@ -6,7 +6,7 @@ import io
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -69,6 +69,10 @@ class UnitReport:
     sha256: str = ""
     readable: bool = True  # False: the figures could not be located with certainty
     exact_tables: set[str] = field(default_factory=set)  # tables found at the template's cells
+    # (form, parsed, form.compute(values)): kept for the gate, the rules and the summary
+    _computed: tuple[tuple[str, str], dict[str, Parsed], dict[str, float]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def unit(self) -> str:
@@ -77,6 +81,16 @@ class UnitReport:
     @property
     def values(self) -> dict[str, float]:
         return {fid: p.value for fid, p in self.parsed.items()}
+
+    def computed(self, form: Form) -> dict[str, float]:
+        """form.compute(self.values), once: a report is not changed after reading (read only).
+
+        Assigning another `parsed` dict (or asking with another form) computes afresh.
+        """
+        key, cached = (form.id, form.version), self._computed
+        if cached is None or cached[0] != key or cached[1] is not self.parsed:
+            cached = self._computed = (key, self.parsed, form.compute(self.values))
+        return cached[2]
 
 
 def read_unit(path: Path, form: Form | None = None, name: str | None = None) -> UnitReport:
@@ -113,7 +127,7 @@ def _totals_in_doubt(report: UnitReport, form: Form) -> bool:
     """Whether to compare the formulas: a total without a stored result, or a stored result
     that is not the sum of its parts. Excel, WPS and LibreOffice store every result, so an
     untouched file is not re-read; a changed formula always leaves one of these traces."""
-    computed = form.compute(report.values)
+    computed = report.computed(form)
     for f in form.totals:
         if f.table not in report.exact_tables:
             continue
@@ -130,7 +144,7 @@ def _workbook_bytes(opened: Opened) -> bytes:
     if opened.format not in (Format.XLSX, Format.XLS, Format.ODS):
         raise FileProblem("FILE_NOT_WORKBOOK", _not_workbook_message(opened.format))
     if opened.format != Format.XLS:
-        reject_doctype(opened.data)
+        reject_doctype(opened.data, opened.zip_infos)
     return opened.data
 
 
@@ -142,21 +156,28 @@ def _not_workbook_message(fmt: Format) -> str:
     return "这不是年报 Excel 模板，无法读取。"
 
 
-def reject_doctype(data: bytes) -> None:
-    """Refuse XML parts declaring a DTD: OOXML and ODF never do; an entity bomb does."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # files.open_* has bounded this zip
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            declares = declares_doctype_raw(data, info)  # None: an unusual member
-            if declares is None:
-                declares = _declares_doctype(zf, info)
-            if declares:
-                raise FileProblem(
-                    "FILE_BOMB",
-                    "文件内部含有 XML 实体定义（DOCTYPE/ENTITY），正常的 Excel 文件不会有，"
-                    "疑似恶意文件，已拒绝读取。请在 Excel 或 WPS 中打开后另存为 .xlsx 再报送。",
-                )
+def reject_doctype(data: bytes, infos: Sequence[zipfile.ZipInfo] | None = None) -> None:
+    """Refuse XML parts declaring a DTD: OOXML and ODF never do; an entity bomb does.
+
+    `infos`: the zip directory files.open_bytes already read from `data`, if at hand.
+    """
+    zf: zipfile.ZipFile | None = None
+    if infos is None:
+        zf = zipfile.ZipFile(io.BytesIO(data))  # files.open_* has bounded this zip
+        infos = zf.infolist()
+    for info in infos:
+        if info.is_dir():
+            continue
+        declares = declares_doctype_raw(data, info)  # None: an unusual member
+        if declares is None:
+            zf = zf or zipfile.ZipFile(io.BytesIO(data))
+            declares = _declares_doctype(zf, info)
+        if declares:
+            raise FileProblem(
+                "FILE_BOMB",
+                "文件内部含有 XML 实体定义（DOCTYPE/ENTITY），正常的 Excel 文件不会有，"
+                "疑似恶意文件，已拒绝读取。请在 Excel 或 WPS 中打开后另存为 .xlsx 再报送。",
+            )
 
 
 def _declares_doctype(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:

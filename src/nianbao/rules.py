@@ -94,9 +94,9 @@ def evaluate(
         form,
         layout_for(form),
         report,
-        form.compute(report.values),
+        report.computed(form),  # shared with the reader's gate and the summary: read only
         previous,
-        form.compute(previous.values) if previous and previous.readable else None,
+        previous.computed(form) if previous and previous.readable else None,
         expected_year,
     )
     issues = [i.for_unit(report.unit, report.file) for i in report.issues]

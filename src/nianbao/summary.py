@@ -179,7 +179,7 @@ def _detail(ws: NumberRowsSheet, coll: Collection, f: Formats) -> list[tuple[str
             ]
         ):
             ws.write_string(row, col, text, f.for_status(status) if col == 3 else f.cell)
-        values = form.compute(report.values)
+        values = report.computed(form)  # computed by the rules, in the worker
         ws.write_numbers(row, len(fixed), [values[x.id] for x in fields])
         new_totals.append((o.unit, values.get(form.summary.chart_field, 0.0)))
         row += 1

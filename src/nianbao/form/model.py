@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
+from operator import itemgetter
 from typing import Any, Literal
 
 if sys.version_info >= (3, 11):
@@ -190,19 +192,46 @@ class Form:
 
     def compute(self, values: dict[str, float]) -> dict[str, float]:
         """Every field: the inputs as given (missing = 0) and the totals recomputed from them."""
-        out = {f.id: float(values.get(f.id, 0.0)) for f in self.inputs}
+        inputs, plan = self._compute_plan
+        out = {fid: float(values.get(fid, 0.0)) for fid in inputs}
+        for fid, parts in plan:
+            out[fid] = sum(parts(out))
+        return out
 
-        def total(fid: str) -> float:
-            if fid not in out:
-                out[fid] = sum(total(p) for p in self.by_id[fid].sum_of)
-            return out[fid]
+    @cached_property
+    def _compute_plan(self) -> tuple[tuple[str, ...], tuple[tuple[str, Callable], ...]]:
+        """The input ids, and each total with a getter of its parts, parts before their total.
+
+        The order is the depth-first one the totals were once computed in (recursively), and
+        each total adds the same values in the same order: the results are identical.
+        """
+        order: list[str] = []
+        seen = {f.id for f in self.inputs}
+
+        def visit(fid: str) -> None:
+            if fid not in seen:
+                for part in self.by_id[fid].sum_of:
+                    visit(part)
+                seen.add(fid)
+                order.append(fid)
 
         for f in self.totals:
-            total(f.id)
-        return out
+            visit(f.id)
+        plan = tuple((fid, _getter(self.by_id[fid].sum_of)) for fid in order)
+        return tuple(f.id for f in self.inputs), plan
 
     def title_for(self, unit: str, year: int | str) -> str:
         return self.title.format(unit=unit, year=year)
+
+
+def _getter(parts: tuple[str, ...]) -> Callable[[dict[str, float]], tuple[float, ...]]:
+    """A function giving the values of `parts` as a tuple (itemgetter gives a scalar for one)."""
+    if len(parts) == 1:
+        (only,) = parts
+        return lambda out: (out[only],)
+    if not parts:
+        return lambda out: ()
+    return itemgetter(*parts)
 
 
 def _table_fields(table: Table) -> list[Field]:
