@@ -12,7 +12,7 @@ class OutputError(Exception):
     """An output file that cannot be written; the Chinese message names it and says why."""
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
     """Call `write(tmp)` and move tmp over `path` only when it succeeded."""
     path = Path(path)
     try:

@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -28,6 +27,8 @@ from nianbao.cli_common import (
 )
 
 if TYPE_CHECKING:
+    from typer._click.core import Command, Context  # Typer ≥ 0.17 carries its own Click
+
     from nianbao.check import FileResult
     from nianbao.issues import Issue
 
@@ -43,10 +44,10 @@ LAZY = {
 class LazyGroup(TyperGroup):
     """The command group, importing a lazily registered command's module on first use."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return [*super().list_commands(ctx), *(n for n in LAZY if n not in self.commands)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         if cmd_name in LAZY and cmd_name not in self.commands:
             module, attr = LAZY[cmd_name]
             callback = getattr(importlib.import_module(module), attr)

@@ -172,9 +172,9 @@ def _read_year_from_text(first: list[Line], result: ImportResult) -> None:
     match = _YEAR_OPENING.match(norm(opening.text)) if opening else None
     if match and result.year is None:
         result.year = int(match.group(1))
-    elif match and int(match.group(1)) != result.year:
+    elif match and opening and int(match.group(1)) != result.year:
         result.problems.append(
-            f"{opening.place()}：正文开头写的是 {match.group(1)} 年，标题是 {result.year} 年，"  # type: ignore[union-attr]
+            f"{opening.place()}：正文开头写的是 {match.group(1)} 年，标题是 {result.year} 年，"
             "已按标题的年度读取，请核实"
         )
     if result.year is None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import docx
 from docx.oxml.ns import qn
+from docx.oxml.xmlchemy import BaseOxmlElement
 
 _CHARSET = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.IGNORECASE)
 _NUMBERING_SPACE = re.compile(r"(?<![\d.])(\d{1,2})\s*[.、\uff0e]\s+(?=[^\d\s])")
@@ -138,13 +139,13 @@ def docx_lines(source: Path | bytes) -> list[Line]:
     return lines
 
 
-def _element_text(element: object) -> str:
-    return "".join(t.text or "" for t in element.iter(qn("w:t")))  # type: ignore[attr-defined]
+def _element_text(element: BaseOxmlElement) -> str:
+    return "".join(t.text or "" for t in element.iter(qn("w:t")))
 
 
-def _tc_text(tc: object) -> str:
+def _tc_text(tc: BaseOxmlElement) -> str:
     """A cell's text; a cell continuing a vertical merge is empty, as the eye sees it."""
-    pr = tc.find(qn("w:tcPr"))  # type: ignore[attr-defined]
+    pr = tc.find(qn("w:tcPr"))
     merge = pr.find(qn("w:vMerge")) if pr is not None else None
     if merge is not None and merge.get(qn("w:val")) in (None, "continue"):
         return ""

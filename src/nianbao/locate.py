@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from nianbao.form import Form, Layout, Table
 from nianbao.form.layout import Label
 
-Grid = list[list[object]]
+Grid = Sequence[Sequence[object]]
 EXACT, SHIFTED, UNCERTAIN = "exact", "shifted", "uncertain"
 
 
@@ -121,7 +122,7 @@ def _column_positions(block, where, out: Located) -> dict[str, int]:
     """k-th declared column with a leaf label ↔ k-th occurrence of that label, left to right."""
     cols: dict[str, int] = {}
     seen: dict[str, int] = defaultdict(int)
-    leaves = defaultdict(int)
+    leaves: dict[str, int] = defaultdict(int)
     for c in block.columns:
         leaves[norm(c.label)] += 1
     for c in block.columns:

@@ -133,7 +133,8 @@ class StatusRow:
 def default_body(remind: bool = False) -> str:
     """The built-in body template (a copy to edit is in templates/)."""
     name = "mail_remind.txt" if remind else "mail_body.txt"
-    return resources.files("nianbao").joinpath("resources", name).read_text(encoding="utf-8")
+    resource = resources.files("nianbao") / "resources" / name  # 3.10: joinpath takes one part
+    return resource.read_text(encoding="utf-8")
 
 
 def unknown_placeholders(template: str) -> list[str]:

@@ -22,7 +22,7 @@ class Parsed:
 def parse_number(raw: object) -> Parsed:
     """A figure from a cell value; blanks are 0, placeholders 0 with their own status."""
     if raw.__class__ is float:  # what a figure cell almost always holds
-        return _ok_float(raw) if math.isfinite(raw) else Parsed(0.0, "invalid", raw)  # type: ignore[arg-type]
+        return _ok_float(raw) if math.isfinite(raw) else Parsed(0.0, "invalid", raw)
     if raw is None:
         return _BLANK
     if raw == "":

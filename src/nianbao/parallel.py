@@ -13,6 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import TypedDict
 
 from nianbao.check import FileResult, check_file
 from nianbao.form import Form, load_form
@@ -86,18 +87,23 @@ def _serial(paths, names, form, expected_year, progress) -> list[FileResult]:
     return results
 
 
-_job: dict[str, object] = {}  # in each worker: the form and year, received once
+class _Job(TypedDict, total=False):
+    form: Form
+    year: int | None
+
+
+_job: _Job = {}  # in each worker: the form and year, received once
 
 
 def _start_worker(form: Form, expected_year: int | None) -> None:
     """Keep one Form per worker, so that layout_for(form) is built once, not per chunk."""
-    _job.update(form=form, year=expected_year)
+    _job.update({"form": form, "year": expected_year})
 
 
 def _check_chunk(chunk: list[tuple[Path, str]]) -> list[FileResult]:
     """Worker side: one task is a run of consecutive files (check_file never raises)."""
     form, year = _job["form"], _job["year"]
-    return [check_file(p, form=form, expected_year=year, name=n) for p, n in chunk]  # type: ignore[arg-type]
+    return [check_file(p, form=form, expected_year=year, name=n) for p, n in chunk]
 
 
 def _pooled(

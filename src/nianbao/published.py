@@ -11,6 +11,7 @@ import re
 
 from nianbao.files import FileProblem, Format, Opened
 from nianbao.form import Form, Table, layout_for, load_form
+from nianbao.form.model import TextField
 from nianbao.importer import ImportResult, import_bytes
 from nianbao.importer_sources import SourceError, decode_html, html_lines
 from nianbao.importer_tables import unnumbered
@@ -56,8 +57,8 @@ def _marker_headings(form: Form | None) -> list[str]:
     return [unnumbered(_heading(items[sid])) for sid in _MARKER_SECTIONS]
 
 
-def _heading(item: object) -> str:
-    return item.title if isinstance(item, Table) else item.label  # type: ignore[attr-defined]
+def _heading(item: TextField | Table) -> str:
+    return item.title if isinstance(item, Table) else item.label
 
 
 def report_from_published(opened: Opened, name: str, form: Form) -> UnitReport:

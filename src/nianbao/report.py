@@ -198,7 +198,7 @@ def table_items(form: Form, lay: Layout, table: Table, values: dict[str, float])
 
 
 def _stretch(items: list[_Item], last: int) -> None:
-    right = {}
+    right: dict[int, int] = {}
     for it in items:
         for r in range(it.row, it.last_row + 1):
             right[r] = max(right.get(r, -1), it.last_col)

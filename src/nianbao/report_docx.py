@@ -10,6 +10,7 @@ from docx.enum.table import WD_CELL_VERTICAL_ALIGNMENT, WD_ROW_HEIGHT_RULE
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.table import CT_Row
 from docx.shared import Cm, Pt
 from docx.table import _Cell, _Row
 from docx.text.paragraph import Paragraph
@@ -146,9 +147,9 @@ def write_cell(cell: _Cell, text: str, font: Font, align: WD_ALIGN_PARAGRAPH) ->
     set_font(para.add_run(text), font)
 
 
-def repeat_header(row_element: object) -> None:
+def repeat_header(row_element: CT_Row) -> None:
     """Mark a table row as a header row repeated on every page the table spans."""
-    trpr = row_element.get_or_add_trPr()  # type: ignore[attr-defined]
+    trpr = row_element.get_or_add_trPr()
     header = OxmlElement("w:tblHeader")
     header.set(qn("w:val"), "true")
     trpr.append(header)

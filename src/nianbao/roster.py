@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def read_roster(path: Path) -> Roster:
     return Roster(path, tuple(units))
 
 
-def _header_row(rows: list[list[object]]) -> int | None:
+def _header_row(rows: Sequence[Sequence[object]]) -> int | None:
     """Index of the header row: rosters often carry a title row or two above it."""
     for i, row in enumerate(rows[:HEADER_SEARCH]):
         if REQUIRED in (_header(h) for h in row):
@@ -73,7 +74,7 @@ def _header(value: object) -> str:
 
 
 def _units(
-    path: Path, rows: list[list[object]], index: dict[str, int], first: int
+    path: Path, rows: Sequence[Sequence[object]], index: dict[str, int], first: int
 ) -> list[UnitInfo]:
     units: list[UnitInfo] = []
     seen: dict[str, int] = {}
@@ -106,7 +107,7 @@ def _cell(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _rows(path: Path) -> list[list[object]]:
+def _rows(path: Path) -> Sequence[Sequence[object]]:
     if path.is_dir():  # Windows reports reading a folder as PermissionError: say it first
         raise RosterError(f"{path} 是文件夹，请用 --roster 指定名单文件（.xlsx 或 .csv）。")
     try:

@@ -91,7 +91,7 @@ def _summary_bytes(coll: Collection, unit: str, year: int | None) -> bytes:
 
 def write_summary(path: Path, coll: Collection, **kwargs: object) -> Path:
     """Write the summary atomically: an existing file is replaced only once all is written."""
-    return write_bytes_atomic(Path(path), summary_bytes(coll, **kwargs))  # type: ignore[arg-type]
+    return write_bytes_atomic(Path(path), summary_bytes(coll, **kwargs))  # type: ignore[arg-type]  # its own kwargs
 
 
 def _common_year(coll: Collection) -> int | None:
@@ -114,7 +114,7 @@ def _summary_texts(coll: Collection) -> dict[str, str]:
     }
 
 
-def wrapped_height(cells: list[str], widths: list[float]) -> float:
+def wrapped_height(cells: Sequence[str], widths: Sequence[float]) -> float:
     """Row height for wrapped text: Excel and LibreOffice do not grow rows written by XlsxWriter."""
     # A CJK character takes about two width units; ASCII about one.
     lines = max(
@@ -130,7 +130,7 @@ def _text_width(text: str) -> int:
     return len(text) + len(_WIDE.findall(text))
 
 
-def _header(ws: Worksheet, headers: Sequence[str], f: Formats, widths: list[float]) -> None:
+def _header(ws: Worksheet, headers: Sequence[str], f: Formats, widths: Sequence[float]) -> None:
     for col, (name, width) in enumerate(zip(headers, widths)):
         ws.write_string(0, col, name, f.head)
         ws.set_column(col, col, width)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import python_calamine as calamine
@@ -39,7 +40,7 @@ def carried_issues(path: Path, name: str, form: Form) -> list[Issue] | None:
     return [issue for row in rows[1:] if (issue := _issue(row, name, len(headers))) is not None]
 
 
-def _issue(row: list[object], name: str, width: int) -> Issue | None:
+def _issue(row: Sequence[object], name: str, width: int) -> Issue | None:
     """One 问题 row → Issue; rows without a unit (unreadable files below) stay below."""
     unit, file, place, code, level, message, explanation = (
         _text(row[i]) if i < len(row) else "" for i in range(width)

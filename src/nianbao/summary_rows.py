@@ -64,14 +64,15 @@ class NumberRowsSheet(Worksheet):
             super()._calculate_spans()
             return
         spans: dict[int, str] = {}
-        low = high = None
+        low: int | None = None
+        high: int | None = None
         for row_num in range(self.dim_rowmin, self.dim_rowmax + 1):
             cols = self.table.get(row_num)
             if cols:
                 low = min(cols) if low is None else min(low, min(cols))
                 high = max(cols) if high is None else max(high, max(cols))
             if (row_num + 1) % 16 == 0 or row_num == self.dim_rowmax:
-                if low is not None:
+                if low is not None and high is not None:  # always set together
                     spans[row_num // 16] = f"{low + 1}:{high + 1}"
                     low = high = None
         self.row_spans = spans
@@ -96,7 +97,7 @@ class NumberRowsSheet(Worksheet):
                 self._write_cell(row_num, col_num, cols[col_num])
             self._xml_end_tag("row")
 
-    def _write_cell(self, row: int, col: int, cell) -> None:  # type: ignore[no-untyped-def]
+    def _write_cell(self, row: int, col: int, cell: object) -> None:
         rendered = self._rendered.get(row)
         if rendered is not None and rendered[0] == col:
             self.fh.write(rendered[1])  # the numbers left of this, already in column order

@@ -112,7 +112,7 @@ def write_template(path: Path, year: int, unit: UnitInfo | None = None, **kwargs
     """Write a template atomically to `path`."""
     from nianbao.atomic import write_bytes_atomic
 
-    write_bytes_atomic(path, template_bytes(year, unit, **kwargs))  # type: ignore[arg-type]
+    write_bytes_atomic(path, template_bytes(year, unit, **kwargs))  # type: ignore[arg-type]  # passed through as given
     return path
 
 

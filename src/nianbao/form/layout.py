@@ -265,8 +265,8 @@ def _block(lay: _Draft, table: Table, block: Block, row: int, depth: int) -> int
     if depth and block.corner:
         _add_label(lay, sheet, row, 0, block.corner, "corner", row + h - 1, depth - 1)
         if len(block.corner) > 20:
-            for r in range(row, row + h):
-                lay.heights(sheet)[r] = 40
+            for header_row in range(row, row + h):
+                lay.heights(sheet)[header_row] = 40
     _column_headers(lay, sheet, block, row, depth)
     row += h
     _row_labels(lay, sheet, block, row, depth)
