@@ -27,7 +27,7 @@ from nianbao.cli_common import (
 )
 
 if TYPE_CHECKING:
-    from typer._click.core import Command, Context  # Typer ≥ 0.17 carries its own Click
+    from typer._click.core import Command, Context  # Typer ≥ 0.29 (pinned) carries its own Click
 
     from nianbao.check import FileResult
     from nianbao.issues import Issue

@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer._click import exceptions as click_errors  # Typer ≥ 0.17 carries its own Click
+from typer._click import exceptions as click_errors  # Typer ≥ 0.29 (pinned) carries its own Click
 
 from nianbao.atomic import OutputError
 
