@@ -56,7 +56,7 @@ PARTS = {
 
 def _general(data: bytes) -> list[bool]:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return [reader._declares_doctype(zf, i) for i in zf.infolist()]
+        return [prolog.declares_doctype(zf, i) for i in zf.infolist()]
 
 
 def _raw(data: bytes) -> list[bool | None]:
@@ -81,7 +81,7 @@ def test_the_prolog_check_agrees_on_a_real_template_and_refuses_other_compressio
     lzma = _zip([("a.xml", PARTS["doctype"])], zipfile.ZIP_LZMA)
     assert _raw(lzma) == [None]
     with pytest.raises(reader.FileProblem):
-        reader.reject_doctype(lzma)
+        prolog.reject_doctype(lzma)
 
 
 @pytest.mark.parametrize("raw", [0.0, -0.0, 1.0, 12.0, 0.0125, 1e300, math.inf, math.nan, 7])
@@ -217,7 +217,7 @@ def _doctype_xlsx() -> bytes:
 
 def _doctype_verdict(data: bytes, infos) -> str:
     try:
-        reader.reject_doctype(data, infos)
+        prolog.reject_doctype(data, infos)
     except reader.FileProblem as exc:
         return exc.code
     return "ok"

@@ -1,17 +1,20 @@
-"""Whether an XML part of a workbook declares a DTD, inflated straight from the file's bytes.
+"""The DOCTYPE guard: no XML part of a workbook may declare a DTD (an entity bomb does).
 
-reader.reject_doctype asks this for every part of every file read: zipfile's per-member reader
-costs more than the inflating itself. Only plain stored or deflated members are answered here;
-for any other the answer is None and the reader asks zipfile.
+reject_doctype asks declares_doctype_raw for every part of every file read: zipfile's
+per-member reader costs more than the inflating itself. Only plain stored or deflated members
+are answered here; for any other the answer is None and zipfile is asked.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from nianbao.files import FileProblem
 
 PROLOG_LIMIT = 1024 * 1024
 ELEMENT = re.compile(rb"<(?![?!])")
@@ -24,7 +27,7 @@ DOCTYPE_MARKERS = tuple(
 
 
 def declares_doctype_raw(data: bytes, info: zipfile.ZipInfo) -> bool | None:
-    """reader._declares_doctype for a plain stored or deflated member; None for any other.
+    """declares_doctype for a plain stored or deflated member; None for any other.
 
     The prolog grows in the same steps as there (4 KiB, then doubling), so that the answer
     is the same; encrypted members, other compressions and odd local headers give None.
@@ -80,7 +83,7 @@ def _declares(raw: bytes, info: zipfile.ZipInfo) -> bool:
 def _prolog_declares(
     read: Callable[[int, int], bytes], exhausted: Callable[[int], bool], info: zipfile.ZipInfo
 ) -> bool:
-    """The decision of _declares_doctype over `read(n, bytes so far)` → the next n bytes.
+    """The decision of declares_doctype over `read(n, bytes so far)` → the next n bytes.
 
     As there, a member read to its end must match its CRC (zipfile raises otherwise: False).
     """
@@ -104,3 +107,43 @@ def _prolog_declares(
 
 def _has_doctype(head: bytes) -> bool:
     return b"!" in head and any(d in head for d in DOCTYPE_MARKERS)  # each marker has a "!" byte
+
+
+def reject_doctype(data: bytes, infos: Sequence[zipfile.ZipInfo] | None = None) -> None:
+    """Refuse XML parts declaring a DTD: OOXML and ODF never do; an entity bomb does.
+
+    `infos`: the zip directory files.open_bytes already read from `data`, if at hand.
+    """
+    zf: zipfile.ZipFile | None = None
+    if infos is None:
+        zf = zipfile.ZipFile(io.BytesIO(data))  # files.open_* has bounded this zip
+        infos = zf.infolist()
+    for info in infos:
+        if info.is_dir():
+            continue
+        declares = declares_doctype_raw(data, info)  # None: an unusual member
+        if declares is None:
+            zf = zf or zipfile.ZipFile(io.BytesIO(data))
+            declares = declares_doctype(zf, info)
+        if declares:
+            raise FileProblem(
+                "FILE_BOMB",
+                "文件内部含有 XML 实体定义（DOCTYPE/ENTITY），正常的 Excel 文件不会有，"
+                "疑似恶意文件，已拒绝读取。请在 Excel 或 WPS 中打开后另存为 .xlsx 再报送。",
+            )
+
+
+def declares_doctype(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """True if the part's start holds a DTD, or a prolog too long to be honest (via zipfile)."""
+    head, element = b"", None
+    try:
+        with zf.open(info) as fh:
+            while element is None and len(head) < PROLOG_LIMIT:
+                chunk = fh.read(max(4096, len(head)))  # the prolog is short: inflate little
+                if not chunk:
+                    return any(d in head for d in DOCTYPE_MARKERS)
+                head += chunk
+                element = ELEMENT.search(head.replace(b"\x00", b""))  # UTF-16 parts too
+    except Exception:  # a broken member is calamine's to report as a damaged file
+        return False
+    return element is None or any(d in head for d in DOCTYPE_MARKERS)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import re
 import tempfile
-import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -32,9 +31,7 @@ from nianbao.locate import (
     text_cells,
 )
 from nianbao.numbers import Parsed, parse_number
-from nianbao.prolog import DOCTYPE_MARKERS as _DOCTYPE
-from nianbao.prolog import ELEMENT as _ELEMENT
-from nianbao.prolog import PROLOG_LIMIT, declares_doctype_raw
+from nianbao.prolog import reject_doctype
 
 MAX_SHEETS = 30  # a report has five; more is a workbook that is not a report
 _OFFICE_KINDS = {Format.HTML: "网页（HTML）", Format.XML2003: "Excel 2003 XML"}
@@ -154,46 +151,6 @@ def _not_workbook_message(fmt: Format) -> str:
     if fmt == Format.EML:
         return "这是邮件文件（.eml），不是 Excel 工作簿。请保存邮件中的 Excel 附件后再报送。"
     return "这不是年报 Excel 模板，无法读取。"
-
-
-def reject_doctype(data: bytes, infos: Sequence[zipfile.ZipInfo] | None = None) -> None:
-    """Refuse XML parts declaring a DTD: OOXML and ODF never do; an entity bomb does.
-
-    `infos`: the zip directory files.open_bytes already read from `data`, if at hand.
-    """
-    zf: zipfile.ZipFile | None = None
-    if infos is None:
-        zf = zipfile.ZipFile(io.BytesIO(data))  # files.open_* has bounded this zip
-        infos = zf.infolist()
-    for info in infos:
-        if info.is_dir():
-            continue
-        declares = declares_doctype_raw(data, info)  # None: an unusual member
-        if declares is None:
-            zf = zf or zipfile.ZipFile(io.BytesIO(data))
-            declares = _declares_doctype(zf, info)
-        if declares:
-            raise FileProblem(
-                "FILE_BOMB",
-                "文件内部含有 XML 实体定义（DOCTYPE/ENTITY），正常的 Excel 文件不会有，"
-                "疑似恶意文件，已拒绝读取。请在 Excel 或 WPS 中打开后另存为 .xlsx 再报送。",
-            )
-
-
-def _declares_doctype(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """True if the part's start holds a DTD, or a prolog too long to be an honest one."""
-    head, element = b"", None
-    try:
-        with zf.open(info) as fh:
-            while element is None and len(head) < PROLOG_LIMIT:
-                chunk = fh.read(max(4096, len(head)))  # the prolog is short: inflate little
-                if not chunk:
-                    return any(d in head for d in _DOCTYPE)
-                head += chunk
-                element = _ELEMENT.search(head.replace(b"\x00", b""))  # UTF-16 parts too
-    except Exception:  # a broken member is calamine's to report as a damaged file
-        return False
-    return element is None or any(d in head for d in _DOCTYPE)
 
 
 def _through_office(opened: Opened) -> bytes:
