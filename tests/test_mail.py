@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from typer.testing import CliRunner
 
+from mail_season import roster_and_outbox
 from nianbao import summary_format as fmt
 from nianbao.cli_mail import PASSWORD_ENV, mail
 from nianbao.files import FileProblem
@@ -34,7 +35,7 @@ from nianbao.mail import (
 )
 from nianbao.reader import read_unit
 from nianbao.template import UnitInfo
-from nianbao.templates_out import roster_template_path, write_roster_templates
+from nianbao.templates_out import roster_template_path
 
 YEAR = 2025
 UNITS = (
@@ -94,16 +95,7 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 @pytest.fixture
 def season(tmp_path: Path) -> dict[str, Path]:
     """A roster with addresses and the outbox of templates `nianbao template` makes from it."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(["单位名称", "单位代码", "上级单位", "类别", "联系人", "邮箱"])
-    for u in UNITS:
-        ws.append([u.name, u.code, u.parent, u.category, u.contact, u.email])
-    roster = tmp_path / "units.xlsx"
-    wb.save(roster)
-    outbox = tmp_path / "outbox"
-    write_roster_templates(outbox, YEAR, UNITS)
-    return {"roster": roster, "outbox": outbox, "tmp": tmp_path}
+    return roster_and_outbox(tmp_path, UNITS, YEAR)
 
 
 def run(*args: object, env: dict[str, str] | None = None):

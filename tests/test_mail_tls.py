@@ -18,18 +18,17 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
-import openpyxl
 import pytest
 import typer
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from typer.testing import CliRunner
 
+from mail_season import roster_and_outbox
 from nianbao.cli_mail import PASSWORD_ENV, mail
 from nianbao.mail import LOG_NAME, SendLog
 from nianbao.reader import read_unit
 from nianbao.template import UnitInfo
-from nianbao.templates_out import write_roster_templates
 
 pytest.importorskip("cryptography", reason="certificates for the TLS server need `cryptography`")
 
@@ -231,16 +230,7 @@ def tls_server(request: pytest.FixtureRequest, trust: Pki) -> Iterator[tuple[str
 @pytest.fixture
 def season(tmp_path: Path) -> dict[str, Path]:
     """A roster with addresses and the outbox of templates `nianbao template` makes from it."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append(["单位名称", "单位代码", "上级单位", "类别", "联系人", "邮箱"])
-    for u in UNITS:
-        ws.append([u.name, u.code, u.parent, u.category, u.contact, u.email])
-    roster = tmp_path / "units.xlsx"
-    wb.save(roster)
-    outbox = tmp_path / "outbox"
-    write_roster_templates(outbox, YEAR, UNITS)
-    return {"roster": roster, "outbox": outbox, "tmp": tmp_path}
+    return roster_and_outbox(tmp_path, UNITS, YEAR)
 
 
 def send(season: dict[str, Path], port: int, mode: str, *extra: str, password: str = PASSWORD):
